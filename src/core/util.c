@@ -1,0 +1,58 @@
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+uint64_t tsc_hz = 1000000000ULL;
+
+uint64_t time_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void time_init(void)
+{
+	uint64_t t0 = time_ns(), c0 = rdtsc();
+	struct timespec d = { .tv_nsec = 20 * 1000 * 1000 };
+	uint64_t t1, c1;
+
+	nanosleep(&d, NULL);
+	t1 = time_ns();
+	c1 = rdtsc();
+	if (t1 > t0 && c1 > c0)
+		tsc_hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
+}
+
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return errno == ERANGE ? -ERANGE : -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int fd_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}

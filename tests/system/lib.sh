@@ -1,0 +1,63 @@
+# Shared helpers for the system tests (sourced, not run).
+# Every test records what it starts and removes only that, on any exit.
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "$1 not installed (${2:-apt-get install $1})"; }
+
+XVIOD=${XVIOD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/xviod}
+XVIOCTL=${XVIOCTL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/xvioctl}
+[ -x "$XVIOD" ] || skip "xviod not built at $XVIOD"
+
+T_TMP=$(mktemp -d /tmp/xvio-systest.XXXXXX)
+T_PIDS=()
+T_CLEANUP=()
+t_cleanup() {
+	local rc=$?
+	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${T_PIDS[@]}"; do
+		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	for c in "${T_CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$T_TMP/xviod.log" ]; then
+		echo "--- xviod log (last 30 lines)"; tail -30 "$T_TMP/xviod.log"
+	fi
+	rm -rf "$T_TMP"
+	exit $rc
+}
+trap t_cleanup EXIT
+
+CTL=$T_TMP/xviod.sock
+xc() { "$XVIOCTL" --ctl "$CTL" "$@"; }
+
+# start_xviod [args...]: start the daemon on the last CPU, wait for its socket.
+start_xviod() {
+	"$XVIOD" --ctl "$CTL" --pmd-cpus "${PMD_CPU:-$(( $(nproc) - 1 ))}" "$@" \
+		2>>"$T_TMP/xviod.log" &
+	XVIOD_PID=$!
+	T_PIDS+=("$XVIOD_PID")
+	for _ in $(seq 100); do
+		[ -S "$CTL" ] && xc help >/dev/null 2>&1 && return 0
+		kill -0 "$XVIOD_PID" 2>/dev/null || fail "xviod exited at start"
+		sleep 0.05
+	done
+	fail "xviod did not open $CTL"
+}
+
+# wait_for SECS CMD...: retry CMD until it succeeds or SECS pass.
+wait_for() {
+	local secs=$1; shift
+	local end=$(( $(date +%s) + secs ))
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# json_get JSON-FILTER: read JSON on stdin, print the value (python3, always on Debian).
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {'d': d}))" "$1"; }
+
+# cpu_ticks PID: utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

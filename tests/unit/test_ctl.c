@@ -1,0 +1,157 @@
+/* Unit tests for src/ctl: dispatch, errors, and the socket end to end. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl/ctl.h"
+
+static int echo_calls;
+
+static int cmd_echo(struct ctl_req *req)
+{
+	echo_calls++;
+	if (!strcmp(req->argv[1], "fail"))
+		return ctl_error(req, EPERM, "%s: refused", req->argv[1]);
+	ctl_printf(req, "%s\n", req->argv[1]);
+	req->data = json_pack("{s:s}", "echo", req->argv[1]);
+	return 0;
+}
+
+static const struct ctl_cmd test_cmds[] = {
+	{ "echo", "WORD", 1, 1, cmd_echo, false },
+};
+CTL_COMMANDS(test_cmds)
+
+static void test_dispatch(void **state)
+{
+	char *ok[] = { "echo", "hi", NULL }, *fail[] = { "echo", "fail", NULL };
+	char *few[] = { "echo", NULL }, *unknown[] = { "nope", NULL };
+	struct ctl_req r;
+
+	(void)state;
+	assert_int_equal(ctl_exec(&r, 2, ok), 0);
+	assert_string_equal(r.text, "hi\n");
+	assert_string_equal(json_string_value(json_object_get(r.data, "echo")), "hi");
+	ctl_req_release(&r);
+
+	assert_int_equal(ctl_exec(&r, 2, fail), -EPERM);
+	assert_string_equal(r.err, "echo: fail: refused");
+	ctl_req_release(&r);
+
+	assert_int_equal(ctl_exec(&r, 1, few), -EINVAL);
+	assert_non_null(strstr(r.err, "usage: echo WORD"));
+	ctl_req_release(&r);
+
+	assert_int_equal(ctl_exec(&r, 1, unknown), -ENOENT);
+	assert_non_null(strstr(r.err, "unknown command"));
+	ctl_req_release(&r);
+}
+
+static void stop_loop(void *arg)
+{
+	(void)arg;
+	ev_stop();
+}
+
+/* Send lines, run the loop briefly, return everything the server replied. */
+static char *roundtrip(const char *path, const char *lines)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char buf[65536];
+	ssize_t n, len = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	strcpy(sa.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
+	ev_timer_add(100, 0, stop_loop, NULL);
+	assert_int_equal(ev_run(), 0);
+	shutdown(fd, SHUT_WR);
+	while ((n = recv(fd, buf + len, sizeof(buf) - 1 - (size_t)len, MSG_DONTWAIT)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void test_socket(void **state)
+{
+	char dir[] = "/tmp/xvio-ctl-XXXXXX", path[128];
+	struct stat st;
+	char *out;
+	json_t *a, *b, *c;
+	json_error_t jerr;
+	char *l2, *l3;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/ctl.sock", dir);
+	assert_int_equal(ev_init(), 0);
+	assert_int_equal(ctl_server_start(path), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* A second daemon must not steal a live socket. */
+	assert_int_equal(ctl_server_start(path), -EADDRINUSE);
+
+	out = roundtrip(path,
+		"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"echo\",\"params\":[\"x\"]}\n"
+		"not json\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"echo\",\"params\":[\"fail\"]}\n");
+	l2 = strchr(out, '\n');
+	assert_non_null(l2);
+	*l2++ = '\0';
+	l3 = strchr(l2, '\n');
+	assert_non_null(l3);
+	*l3++ = '\0';
+	a = json_loads(out, 0, &jerr);
+	b = json_loads(l2, 0, &jerr);
+	c = json_loads(l3, JSON_DISABLE_EOF_CHECK, &jerr);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_int_equal(json_integer_value(json_object_get(a, "id")), 7);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a, "result"), "text")), "x\n");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "error"), "code")), -32700);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "error"), "code")), -EPERM);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(c, "error"), "message")),
+			    "echo: fail: refused");
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+
+	/* Non-string params are refused, not crashed on. */
+	out = roundtrip(path, "{\"method\":\"echo\",\"params\":[1]}\n");
+	assert_non_null(strstr(out, "-32602"));
+
+	ctl_server_stop();
+	assert_int_equal(stat(path, &st), -1);
+	/* A stale socket file (nobody listening) is replaced. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	strcpy(sa.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_int_equal(ctl_server_start(path), 0);
+	ctl_server_stop();
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_socket),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
