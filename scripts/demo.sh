@@ -63,7 +63,7 @@ if command -v dpdk-testpmd >/dev/null; then
 	gen_cpu=0
 	# stdin from a fifo held open, so testpmd waits for our commands.
 	mkfifo "$tmp/tp.in"
-	dpdk-testpmd -l "$gen_cpu" --no-huge -m 1024 --no-pci --file-prefix=xvd$$ \
+	dpdk-testpmd --lcores "0@$gen_cpu,1@$gen_cpu" --no-huge -m 1024 --no-pci --file-prefix=xvd$$ \
 		--vdev "net_virtio_user0,path=$tmp/vm1.sock,queues=1" \
 		--vdev "net_virtio_user1,path=$tmp/vm2.sock,queues=1" \
 		-- -i --nb-cores=1 --forward-mode=io <"$tmp/tp.in" >"$tmp/testpmd.log" 2>&1 &

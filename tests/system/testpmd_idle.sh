@@ -15,7 +15,7 @@ start_xviod
 xc add-port vm1 vhost-user path="$T_TMP/vm1.sock"
 xc add-port vm2 vhost-user path="$T_TMP/vm2.sock"
 mkfifo "$T_TMP/tp.in"
-dpdk-testpmd -l 0 --no-huge -m 512 --no-pci --file-prefix="xvidle$$" \
+dpdk-testpmd --lcores 0@0,1@0 --no-huge -m 512 --no-pci --file-prefix="xvidle$$" \
 	--vdev "net_virtio_user0,path=$T_TMP/vm1.sock,queues=1" \
 	--vdev "net_virtio_user1,path=$T_TMP/vm2.sock,queues=1" \
 	-- -i <"$T_TMP/tp.in" >"$T_TMP/testpmd.log" 2>&1 &

@@ -1,0 +1,331 @@
+/*
+ * Split virtqueue, device side (VIRTIO 1.2 §2.7). One avail-index acquire
+ * load and one used-index release store per burst; each descriptor is read
+ * from guest memory once into a local and validated before use.
+ */
+#include "virtio_priv.h"
+
+/* Walk state of one descriptor chain, possibly through an indirect table. */
+struct chain {
+	const struct vring_desc *table;
+	uint32_t table_size;
+	uint32_t n_seen;
+};
+
+/* Read a descriptor exactly once. The compiler barrier forbids it to
+ * re-read the guest's copy instead of using ours (no double fetch). */
+static inline void load_desc(const struct vring_desc *src, struct vring_desc *d)
+{
+	memcpy(d, src, sizeof(*d));
+	barrier();
+}
+
+/* Checks every descriptor of a chain must pass; want_write is the
+ * direction (rx: writable buffers, tx: read-only). */
+static inline bool check_desc(struct vq *vq, const struct vring_desc *d, uint16_t want_write)
+{
+	if (unlikely(d->flags & VRING_DESC_F_INDIRECT))
+		return vq_break(vq, VQ_BROKEN_INDIRECT);	/* nested or in a chain */
+	if (unlikely((d->flags & VRING_DESC_F_WRITE) != want_write))
+		return vq_break(vq, VQ_BROKEN_WRITE_FLAG);
+	if (unlikely(d->len == 0))
+		return vq_break(vq, VQ_BROKEN_ZERO_LEN);
+	return true;
+}
+
+static bool chain_first(struct vq *vq, const struct guest_mem *mem, struct chain *c,
+			uint16_t head, struct vring_desc *d, uint16_t want_write)
+{
+	if (unlikely(head >= vq->size))
+		return vq_break(vq, VQ_BROKEN_HEAD_IDX);
+	c->table = vq->desc;
+	c->table_size = vq->size;
+	c->n_seen = 1;
+	load_desc(&vq->desc[head], d);
+	if (d->flags & VRING_DESC_F_INDIRECT) {
+		/* VIRTIO 1.2 2.7.5.3.1: only with INDIRECT_DESC, never with
+		 * NEXT, a whole number of descriptors, not nested. */
+		if (unlikely(!(vq->mode & VQ_M_INDIRECT) || (d->flags & VRING_DESC_F_NEXT) ||
+			     d->len == 0 || d->len % sizeof(*d) ||
+			     d->len / sizeof(*d) > vq->size))
+			return vq_break(vq, VQ_BROKEN_INDIRECT);
+		c->table = gm_gpa_to_hva_hint(mem, d->addr, d->len, &vq->mem_hint);
+		if (unlikely(!c->table))
+			return vq_break(vq, VQ_BROKEN_BUF_ADDR);
+		c->table_size = d->len / sizeof(*d);
+		load_desc(&c->table[0], d);
+	}
+	return check_desc(vq, d, want_write);
+}
+
+/* 1: d holds the next descriptor; 0: end of chain; -1: vq broken. */
+static inline int chain_next(struct vq *vq, struct chain *c, struct vring_desc *d,
+			     uint16_t want_write)
+{
+	uint16_t next;
+
+	if (!(d->flags & VRING_DESC_F_NEXT))
+		return 0;
+	next = d->next;
+	if (unlikely(next >= c->table_size))
+		return vq_break(vq, VQ_BROKEN_HEAD_IDX) - 1;
+	/* A chain longer than its table has a loop (2.7.5.2). */
+	if (unlikely(++c->n_seen > c->table_size))
+		return vq_break(vq, VQ_BROKEN_CHAIN_LEN) - 1;
+	load_desc(&c->table[next], d);
+	return check_desc(vq, d, want_write) ? 1 : -1;
+}
+
+/* 0: pkt filled; 1: frame too big for a pkt, dropped; -1: vq broken. */
+static int dequeue_one(struct vq *vq, const struct guest_mem *mem, uint16_t head, struct pkt *p)
+{
+	struct virtio_net_hdr h = { 0 };
+	uint32_t hdr_need = vq->hdr_len, hdr_got = 0, plen = 0;
+	uint64_t total = 0;
+	bool too_big = false;
+	struct vring_desc d;
+	struct chain c;
+	int r;
+
+	if (unlikely(!chain_first(vq, mem, &c, head, &d, 0)))
+		return -1;
+	do {
+		uint64_t gpa = d.addr, len = d.len;
+
+		total += len;
+		if (unlikely(total > VQ_MAX_FRAME))
+			return vq_break(vq, VQ_BROKEN_FRAME_LEN) - 1;
+		if (unlikely(hdr_got < hdr_need)) {
+			uint32_t n = (uint32_t)MIN(len, (uint64_t)(hdr_need - hdr_got));
+
+			if (unlikely(!gm_copy_from(mem, &vq->mem_hint, (uint8_t *)&h + hdr_got, gpa, n)))
+				return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+			hdr_got += n;
+			gpa += n;
+			len -= n;
+		}
+		if (likely(len)) {
+			if (unlikely(too_big || plen + len > PKT_DATA_MAX)) {
+				too_big = true;
+				if (unlikely(!gm_range_ok(mem, &vq->mem_hint, gpa, len)))
+					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+			} else {
+				if (unlikely(!gm_copy_from(mem, &vq->mem_hint, p->data + plen, gpa, len)))
+					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+				plen += (uint32_t)len;
+			}
+		}
+		r = chain_next(vq, &c, &d, 0);
+	} while (r > 0);
+	if (unlikely(r < 0))
+		return -1;
+	if (unlikely(hdr_got < hdr_need))
+		return vq_break(vq, VQ_BROKEN_SHORT_HDR) - 1;
+	if (unlikely(too_big)) {
+		COUNTER_ADD_RELAXED(vq->n_drop_too_big, 1);
+		return 1;
+	}
+	p->len = (uint16_t)plen;
+	vq_hdr_to_pkt(&h, p);
+	return 0;
+}
+
+/* How many entries the guest made available; 0 and broken on a bad index.
+ * The acquire orders the ring entries and descriptors after the index. */
+static inline uint16_t avail_count(struct vq *vq, uint16_t *avail_idx)
+{
+	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
+
+	*avail_idx = idx;
+	if (unlikely(n > vq->size)) {	/* VIRTIO 1.2 2.7.6: at most size outstanding */
+		vq_break(vq, VQ_BROKEN_AVAIL_IDX);
+		return 0;
+	}
+	return n;
+}
+
+static inline void put_used(struct vq *vq, struct dirty_log *log, uint16_t slot,
+			    uint32_t id, uint32_t len)
+{
+	struct vring_used_elem *e = &vq->used->ring[slot & vq->mask];
+
+	e->id = id;
+	e->len = len;
+	vq_log_used(vq, log, offsetof(struct vring_used, ring) + (uint64_t)(slot & vq->mask) * 8, 8);
+}
+
+/* Publish used entries [last_used, new_used) and notify if the guest
+ * wants it (VIRTIO 1.2 2.7.7, 2.7.10). */
+static void publish_used(struct vq *vq, struct dirty_log *log, uint16_t new_used)
+{
+	uint16_t old = vq->last_used_idx;
+	bool kick;
+
+	/* Release: the used entries and the buffer contents are visible
+	 * before the index that hands them to the guest. */
+	__atomic_store_n(&vq->used->idx, new_used, __ATOMIC_RELEASE);
+	vq_log_used(vq, log, offsetof(struct vring_used, idx), 2);
+	vq->last_used_idx = new_used;
+	/* Full barrier: our used->idx store must be globally visible before
+	 * we read the guest's suppression state, or we may miss a request
+	 * the guest made after checking our index (store-load ordering). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->mode & VQ_M_EVENT_IDX) {
+		uint16_t event = __atomic_load_n(&vq->avail->ring[vq->size], __ATOMIC_RELAXED);
+
+		kick = vring_need_event(event, new_used, old);
+	} else {
+		kick = !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
+			 VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	if (kick)
+		vq_signal(vq);
+}
+
+uint16_t vq_split_dequeue(struct vq *vq, const struct guest_mem *mem,
+			  struct pkt **pkts, uint16_t n)
+{
+	struct dirty_log *log = vq_log(vq);
+	uint16_t avail_idx, n_avail, n_alloc, out = 0, i;
+	uint16_t last = vq->last_avail_idx, used = vq->last_used_idx;
+
+	n_avail = avail_count(vq, &avail_idx);
+	n = MIN(n, n_avail);
+	if (n == 0)
+		return 0;
+	n_alloc = pkt_alloc_bulk(pkts, n);
+	for (i = 0; i < n_alloc; i++) {
+		uint16_t head = __atomic_load_n(&vq->avail->ring[(uint16_t)(last + i) & vq->mask],
+						__ATOMIC_RELAXED);
+		int r;
+
+		if (i + 1 < n_alloc) {
+			/* Hint only: the value is masked and never trusted. */
+			uint16_t nh = vq->avail->ring[(uint16_t)(last + i + 1) & vq->mask];
+			prefetch0(&vq->desc[nh & vq->mask]);
+		}
+		r = dequeue_one(vq, mem, head, pkts[out]);
+		if (unlikely(r < 0))
+			break;
+		put_used(vq, log, (uint16_t)(used + i), head, 0);
+		if (likely(r == 0))
+			out++;
+	}
+	/* Packets allocated but not filled go back to the pool. */
+	pkt_free_bulk(pkts + out, (uint16_t)(n_alloc - out));
+	if (i) {
+		vq->last_avail_idx = (uint16_t)(last + i);
+		publish_used(vq, log, (uint16_t)(used + i));
+	}
+	return out;
+}
+
+/* Write as much of the stream as fits into the chain at head; *written is
+ * the bytes this chain took. false: vq broken. */
+static bool fill_chain(struct vq *vq, const struct guest_mem *mem, struct dirty_log *log,
+		       uint16_t head, struct rx_stream *st, uint32_t *written)
+{
+	struct vring_desc d;
+	struct chain c;
+	uint32_t w = 0;
+	int r;
+
+	if (unlikely(!chain_first(vq, mem, &c, head, &d, VRING_DESC_F_WRITE)))
+		return false;
+	do {
+		int64_t n = rx_stream_put(st, mem, &vq->mem_hint, log, d.addr, d.len);
+
+		if (unlikely(n < 0))
+			return vq_break(vq, VQ_BROKEN_BUF_ADDR);
+		w += (uint32_t)n;
+		if (st->off == st->total)
+			break;
+		r = chain_next(vq, &c, &d, VRING_DESC_F_WRITE);
+		if (unlikely(r < 0))
+			return false;
+	} while (r > 0);
+	*written = w;
+	return true;
+}
+
+uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
+			  struct pkt **pkts, uint16_t n)
+{
+	struct dirty_log *log = vq_log(vq);
+	uint16_t avail_idx, cur = vq->last_avail_idx, used = vq->last_used_idx, done;
+	bool mrg = vq->mode & VQ_M_MRG;
+
+	if (avail_count(vq, &avail_idx) == 0)
+		return 0;
+	for (done = 0; done < n; done++) {
+		struct pkt *p = pkts[done];
+		struct virtio_net_hdr h;
+		struct rx_stream st;
+		uint16_t cur0 = cur, used0 = used, nbufs = 0;
+
+		if (done + 1 < n)
+			prefetch0(pkts[done + 1]->data);
+		vq_pkt_to_hdr(vq, p, &h);
+		h.num_buffers = 1;
+		st = (struct rx_stream){ .hdr = (const uint8_t *)&h, .data = p->data,
+			.hdr_len = vq->hdr_len, .total = vq->hdr_len + (uint32_t)p->len };
+		while (st.off < st.total) {
+			uint16_t head;
+			uint32_t w = 0;
+
+			if (cur == avail_idx || (!mrg && nbufs))
+				goto no_room;
+			head = __atomic_load_n(&vq->avail->ring[cur & vq->mask], __ATOMIC_RELAXED);
+			if (unlikely(!fill_chain(vq, mem, log, head, &st, &w)))
+				goto no_room;
+			put_used(vq, log, used, head, w);
+			cur++;
+			used++;
+			nbufs++;
+		}
+		if (nbufs > 1)
+			rx_stream_set_nbufs(&st, mem, &vq->mem_hint, log, nbufs);
+		continue;
+no_room:
+		cur = cur0;
+		used = used0;
+		break;
+	}
+	if (done) {
+		vq->last_avail_idx = cur;
+		publish_used(vq, log, used);
+	}
+	return done;
+}
+
+bool vq_split_kick_enable(struct vq *vq, bool enable)
+{
+	struct dirty_log *log = vq_log(vq);
+
+	if (vq->mode & VQ_M_EVENT_IDX) {
+		/* With EVENT_IDX the guest ignores the flag and kicks when it
+		 * passes avail_event; leaving it stale disables kicks. */
+		if (enable) {
+			uint16_t *avail_event = (uint16_t *)((uint8_t *)vq->used + 4 + 8ull * vq->size);
+
+			__atomic_store_n(avail_event, vq->last_avail_idx, __ATOMIC_RELAXED);
+			vq_log_used(vq, log, offsetof(struct vring_used, ring) + 8ull * vq->size, 2);
+		}
+	} else {
+		__atomic_store_n(&vq->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY,
+				 __ATOMIC_RELAXED);
+		vq_log_used(vq, log, offsetof(struct vring_used, flags), 2);
+	}
+	if (!enable)
+		return false;
+	/* Full barrier: the store above must be visible before we look at
+	 * avail->idx, or a buffer posted in between goes unkicked. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vq_split_has_work(vq);
+}
+
+bool vq_split_has_work(const struct vq *vq)
+{
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail_idx;
+}
