@@ -86,23 +86,46 @@ static json_t *port_show_json(struct port *port)
 	return o;
 }
 
-/* Render a kind's free-form info object as indented "key: value" lines. */
+/* One JSON value as text: strings bare, anything else compact JSON. */
+static void print_value(struct ctl_req *req, json_t *v)
+{
+	char *s;
+
+	if (json_is_string(v)) {
+		ctl_printf(req, "%s", json_string_value(v));
+		return;
+	}
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	ctl_printf(req, "%s", s ? s : "?");
+	free(s);
+}
+
+/* Render a kind's free-form info object as indented "key: value" lines;
+ * an array of objects (per-queue state) becomes one "key=value" line each. */
 static void print_info(struct ctl_req *req, json_t *info, int indent)
 {
-	const char *key;
-	json_t *v;
+	const char *key, *k;
+	json_t *v, *e, *f;
+	size_t i;
 
 	json_object_foreach(info, key, v) {
 		if (json_is_object(v)) {
 			ctl_printf(req, "%*s%s:\n", indent, "", key);
 			print_info(req, v, indent + 2);
-		} else if (json_is_string(v)) {
-			ctl_printf(req, "%*s%s: %s\n", indent, "", key, json_string_value(v));
+		} else if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
+			ctl_printf(req, "%*s%s:\n", indent, "", key);
+			json_array_foreach(v, i, e) {
+				ctl_printf(req, "%*s-", indent + 2, "");
+				json_object_foreach(e, k, f) {
+					ctl_printf(req, " %s=", k);
+					print_value(req, f);
+				}
+				ctl_printf(req, "\n");
+			}
 		} else {
-			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-			ctl_printf(req, "%*s%s: %s\n", indent, "", key, s ? s : "?");
-			free(s);
+			ctl_printf(req, "%*s%s: ", indent, "", key);
+			print_value(req, v);
+			ctl_printf(req, "\n");
 		}
 	}
 }

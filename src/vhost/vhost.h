@@ -107,6 +107,7 @@ struct vhost_dev {
 	int listen_fd;
 	int conn_fd;
 	struct vhost_conn *conn;	/* input buffer of the current frontend */
+	uint32_t live_mask;		/* bit per live vq, as last told to the PMDs */
 	struct ev_timer *reconnect_timer;
 	uint32_t backoff_ms;
 

@@ -120,6 +120,7 @@ void vhost_dev_reset(struct vhost_dev *dev)
 		vq_set_enabled(&vv->vq, false);
 	}
 	__atomic_store_n(&dev->rx_ready_mask, 0, __ATOMIC_RELEASE);
+	dev->live_mask = 0;
 	rcu_assign_pointer(dev->mem, NULL);
 	/* ...wait until no PMD is inside a burst that saw it... */
 	synchronize_rcu();
@@ -175,7 +176,7 @@ static bool vq_should_run(const struct vhost_dev *dev, const struct vhost_vq *vv
 int vhost_dev_update(struct vhost_dev *dev)
 {
 	bool stopped = false;
-	uint32_t rx_mask = 0;
+	uint32_t rx_mask = 0, live_mask = 0;
 
 	for (unsigned i = 0; i < 2u * dev->max_qp; i++) {
 		struct vhost_vq *vv = &dev->vqs[i];
@@ -201,13 +202,19 @@ int vhost_dev_update(struct vhost_dev *dev)
 	}
 	if (stopped)
 		synchronize_rcu();
+	for (unsigned i = 0; i < 2u * dev->max_qp; i++)
+		if (vq_ready(&dev->vqs[i].vq))
+			live_mask |= 1u << i;
 	for (unsigned k = 0; k < dev->max_qp; k++)
-		if (vq_ready(&dev->vqs[2 * k].vq))
+		if (live_mask & (1u << (2 * k)))
 			rx_mask |= 1u << k;
-	/* Always tell the PMDs: an enable, a start or a stop changes what
-	 * they poll and sleep on. Cheap next to the messages that cause it. */
 	__atomic_store_n(&dev->rx_ready_mask, rx_mask, __ATOMIC_RELEASE);
-	vhost_pmd_reconfigure();
+	/* A queue that went live or dead changes what the PMDs poll and
+	 * sleep on; nothing else does (kick fd changes tell them apart). */
+	if (live_mask != dev->live_mask) {
+		dev->live_mask = live_mask;
+		vhost_pmd_reconfigure();
+	}
 	vhost_dev_notify_change(dev);
 	return 0;
 }
