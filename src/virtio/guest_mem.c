@@ -72,8 +72,11 @@ struct guest_mem *guest_mem_map(const struct gm_region_desc *regions, uint32_t n
 		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 		uint64_t off = d->mmap_offset & ~(page - 1);
 		uint64_t delta = d->mmap_offset - off;
+		/* No MAP_POPULATE: the frontend chose the fd and its size, and
+		 * prefaulting would allocate every hole of it (charged to us)
+		 * while the control thread waits. Pages fault in on first use. */
 		void *p = mmap(NULL, d->size + delta, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_POPULATE, d->fd, (off_t)off);
+			       MAP_SHARED, d->fd, (off_t)off);
 
 		if (p == MAP_FAILED) {
 			err = -errno;

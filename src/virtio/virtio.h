@@ -52,12 +52,13 @@
  * overflow-safe arithmetic, VRING_DESC_F_WRITE (tx never reads a writable
  * buffer, rx never writes a read-only one), indirect tables (not nested,
  * length a non-zero multiple of 16, at most the ring size entries, only with
- * INDIRECT_DESC), zero-length buffers, total frame length (64 KiB plus the
- * header) and the avail index (avail->idx - last_avail > size is a broken
- * ring, VIRTIO 1.2 2.7.6). Any violation marks the vq broken with a counted
- * reason (VQ_BROKEN_REASONS), stops processing that vq — it stays dead until
- * the vhost side resets it — and never aborts, never reads or writes outside
- * a mapped region. The vhost side should treat a broken vq as a broken
+ * INDIRECT_DESC), total frame length (64 KiB plus the header) and the
+ * avail index (avail->idx - last_avail > size is a broken ring, VIRTIO 1.2
+ * 2.7.6). Zero-length buffers are legal and skipped, never dereferenced.
+ * Any violation marks the vq broken with a counted reason
+ * (VQ_BROKEN_REASONS), stops processing that vq — it stays dead until the
+ * vhost side resets it — and never aborts, never reads or writes outside a
+ * mapped region. The vhost side should treat a broken vq as a broken
  * device (disconnect), so one bad guest never stops another VM.
  */
 #ifndef XVIO_VIRTIO_H
@@ -293,7 +294,6 @@ void dirty_log_mark(struct dirty_log *log, uint64_t gpa, uint64_t len);
 	X(CHAIN_LEN,     "chain_too_long")        /* loop or more than size descriptors */ \
 	X(FRAME_LEN,     "frame_too_long")        /* chain total > 64 KiB + header */ \
 	X(BUF_ADDR,      "buf_addr_unmapped")     /* buffer outside guest memory / wraps */ \
-	X(ZERO_LEN,      "zero_len_desc")         \
 	X(WRITE_FLAG,    "desc_write_flag")       /* tx desc writable, or rx desc read-only */ \
 	X(INDIRECT,      "bad_indirect")          /* nested, bad length, not negotiated, with NEXT */ \
 	X(SHORT_HDR,     "short_header")          /* tx chain shorter than virtio_net_hdr */ \
@@ -368,6 +368,7 @@ struct vq {
 	uint64_t log_desc_gpa;		/* packed: used descriptors are logged here */
 	uint32_t num;			/* SET_VRING_NUM, checked at vq_start */
 	uint32_t base;			/* SET_VRING_BASE, applied at vq_start */
+	bool base_set;			/* base given since the last vq_start */
 	int kickfd;
 	uint16_t index;
 	bool enabled;
@@ -390,7 +391,8 @@ int vq_set_addr(struct vq *vq, const struct vq_addr *addr);
  * wrap counter; a zero upper half means used = avail (as DPDK sends it).
  * 0 or -EBUSY if started. */
 int vq_set_base(struct vq *vq, uint32_t base);
-/* GET_VRING_BASE value in the same encoding (call after vq_stop). */
+/* GET_VRING_BASE value in the same encoding (call after vq_stop and a
+ * grace period: a burst that saw the vq live may still move the indexes). */
 uint32_t vq_get_base(const struct vq *vq);
 /* The device's negotiated features; applied at vq_start. */
 void vq_set_features(struct vq *vq, uint64_t features);

@@ -59,6 +59,7 @@ int vq_set_base(struct vq *vq, uint32_t base)
 	if (vq->started)
 		return -EBUSY;
 	vq->base = base;
+	vq->base_set = true;
 	vq->last_avail_idx = (uint16_t)base;
 	vq->last_used_idx = (uint16_t)base;
 	return 0;
@@ -67,7 +68,8 @@ int vq_set_base(struct vq *vq, uint32_t base)
 uint32_t vq_get_base(const struct vq *vq)
 {
 	if (vq->features & (1ull << VIRTIO_F_RING_PACKED)) {
-		if (!vq->size)	/* never started: give back what we were told */
+		/* Not started since SET_VRING_BASE: give back what we were told. */
+		if (!vq->size || vq->base_set)
 			return vq->base;
 		return (uint32_t)(vq->last_avail_idx | (vq->avail_wrap << 15)) |
 		       (uint32_t)(vq->last_used_idx | (vq->used_wrap << 15)) << 16;
@@ -151,6 +153,11 @@ int vq_start(struct vq *vq, const struct guest_mem *mem)
 	update_live(vq);
 	if (!vq->addr_set || num == 0)
 		return -EINVAL;
+	/* Without a SET_VRING_BASE since the last stop, resume where the
+	 * bursts left off. Read here, not in vq_stop: a PMD may still be in a
+	 * burst when vq_stop returns; the caller's grace period is over now. */
+	if (!vq->base_set)
+		vq->base = vq_get_base(vq);
 	if (mode & VQ_M_PACKED) {
 		dlen = 16ull * num;
 		alen = ulen = sizeof(struct vring_packed_desc_event);
@@ -199,6 +206,12 @@ int vq_start(struct vq *vq, const struct guest_mem *mem)
 		vq->last_used_idx = (uint16_t)vq->base;
 	}
 	vq->signalled_used = vq->last_used_idx;
+	vq->base_set = false;
+	/* PMDs poll: a guest kick costs it a VM exit we never read. Kicks are
+	 * armed only by a PMD about to sleep (vq_kick_enable(true)), and only
+	 * on the queues it receives from; the guest's rx queues never need
+	 * them. */
+	vq_kick_enable(vq, false);
 	vq->started = true;
 	update_live(vq);
 	return 0;
@@ -208,8 +221,8 @@ void vq_stop(struct vq *vq)
 {
 	vq->started = false;
 	update_live(vq);
-	/* Next start resumes where this one stopped. */
-	vq->base = vq_get_base(vq);
+	/* The next vq_start resumes where the bursts stopped (it reads the
+	 * indexes then, after the grace period). */
 }
 
 bool vq_break(struct vq *vq, enum vq_broken why)

@@ -63,14 +63,13 @@ static inline void load_tab_seg(const struct vring_packed_desc *src, struct seg 
 	s->flags = d.flags & ~VRING_DESC_F_NEXT;
 }
 
+/* Zero-length segments are legal and skipped (see vq_split.c check_desc). */
 static inline bool check_seg(struct vq *vq, const struct seg *s, uint16_t want_write)
 {
 	if (unlikely(s->flags & VRING_DESC_F_INDIRECT))
 		return vq_break(vq, VQ_BROKEN_INDIRECT);
 	if (unlikely((s->flags & VRING_DESC_F_WRITE) != want_write))
 		return vq_break(vq, VQ_BROKEN_WRITE_FLAG);
-	if (unlikely(s->len == 0))
-		return vq_break(vq, VQ_BROKEN_ZERO_LEN);
 	return true;
 }
 

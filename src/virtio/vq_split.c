@@ -21,15 +21,15 @@ static inline void load_desc(const struct vring_desc *src, struct vring_desc *d)
 }
 
 /* Checks every descriptor of a chain must pass; want_write is the
- * direction (rx: writable buffers, tx: read-only). */
+ * direction (rx: writable buffers, tx: read-only). A zero-length buffer is
+ * legal (VIRTIO 1.2 2.7.5 does not forbid it, and DPDK's virtio PMD posts
+ * one per empty mbuf segment): it is skipped, its address never touched. */
 static inline bool check_desc(struct vq *vq, const struct vring_desc *d, uint16_t want_write)
 {
 	if (unlikely(d->flags & VRING_DESC_F_INDIRECT))
 		return vq_break(vq, VQ_BROKEN_INDIRECT);	/* nested or in a chain */
 	if (unlikely((d->flags & VRING_DESC_F_WRITE) != want_write))
 		return vq_break(vq, VQ_BROKEN_WRITE_FLAG);
-	if (unlikely(d->len == 0))
-		return vq_break(vq, VQ_BROKEN_ZERO_LEN);
 	return true;
 }
 
