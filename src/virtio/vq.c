@@ -211,7 +211,10 @@ int vq_start(struct vq *vq, const struct guest_mem *mem)
 	 * armed only by a PMD about to sleep (vq_kick_enable(true)), and only
 	 * on the queues it receives from; the guest's rx queues never need
 	 * them. */
-	vq_kick_enable(vq, false);
+	if (mode & VQ_M_PACKED)
+		vq_packed_kick_enable(vq, false);
+	else
+		vq_split_kick_enable(vq, false);
 	vq->started = true;
 	update_live(vq);
 	return 0;

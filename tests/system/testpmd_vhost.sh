@@ -140,22 +140,22 @@ x_check_show() {
 	EOF
 }
 
-# run_case NAME split|packed MRG QUEUES server|client xconnect|bridge
+# run_case NAME split|packed MRG QUEUES server|client xconnect|bridge MAXLEN
 run_case() {
-	local name=$1 ring=$2 mrg=$3 q=$4 mode=$5 fwd=$6
+	local name=$1 ring=$2 mrg=$3 q=$4 mode=$5 fwd=$6 maxlen=${7:-1514}
 	local packed=0 srv="" cli="" i
 	[ "$ring" = packed ] && packed=1
 	[ "$mode" = client ] && { srv=",server=1"; cli="client"; }
 	D="$WORK/$name"
 	mkdir -p "$D"
-	echo "--- $name: $ring ring, mrg_rxbuf=$mrg, $q queue pair(s), xviod $mode, $fwd"
+	echo "--- $name: $ring ring, mrg_rxbuf=$mrg, $q queue pair(s), xviod $mode, $fwd, frames 60..$maxlen B"
 
 	local pa="" pb="" sa="" sb="" ga="" gb=""
 	for ((i = 0; i < q; i++)); do
 		python3 "$PCAPIO" gen "$D/a$i.pcap" "$NFRAMES" $((i * 2 + 1)) \
-			02:00:00:00:00:0a 02:00:00:00:00:0b || return 1
+			02:00:00:00:00:0a 02:00:00:00:00:0b "$maxlen" || return 1
 		python3 "$PCAPIO" gen "$D/b$i.pcap" "$NFRAMES" $((i * 2 + 2)) \
-			02:00:00:00:00:0b 02:00:00:00:00:0a || return 1
+			02:00:00:00:00:0b 02:00:00:00:00:0a "$maxlen" || return 1
 		pa+=",rx_pcap=$D/a$i.pcap,tx_pcap=$D/ob$i.pcap"
 		pb+=",rx_pcap=$D/b$i.pcap,tx_pcap=$D/oa$i.pcap"
 		sa+="${sa:+,}$D/a$i.pcap"; sb+="${sb:+,}$D/b$i.pcap"
@@ -177,6 +177,10 @@ run_case() {
 		waitfor 10 test -S "$D/s1" || { fail "$name: xviod made no vhost-user socket"; return 1; }
 	fi
 
+	# frames larger than one 2 KB mbuf: chained descriptors on the way in,
+	# several merged rx buffers on the way out
+	local jumbo=""
+	[ "$maxlen" -gt 1514 ] && jumbo="--max-pkt-len=$((maxlen + 4)) --enable-scatter --tx-offloads=0x8000"
 	local vu="queues=$q,queue_size=$RING,packed_vq=$packed,mrg_rxbuf=$mrg$srv"
 	mkfifo "$D/tp.in"
 	# Generator lcores on core 0, away from xviod's PMD.  --no-flush-rx: a
@@ -188,7 +192,7 @@ run_case() {
 		--vdev "net_virtio_user1,path=$D/s1,$vu" \
 		--vdev "net_pcap1$pb" \
 		-- -i --nb-cores=1 --forward-mode=io --rxq="$q" --txq="$q" \
-		--rxd=$RING --txd=$RING --total-num-mbufs=16384 --no-flush-rx \
+		--rxd=$RING --txd=$RING --total-num-mbufs=16384 --no-flush-rx $jumbo \
 		<"$D/tp.in" >"$D/testpmd.log" 2>&1 &
 	PIDS+=($!)
 	exec 3>"$D/tp.in"
@@ -255,34 +259,36 @@ run_case() {
 }
 
 CASES=(
-	# name                   ring   mrg q mode   forwarding
-	"split-mrg-q1-server     split  1   1 server xconnect"
-	"split-nomrg-q1-server   split  0   1 server xconnect"
-	"packed-mrg-q1-server    packed 1   1 server xconnect"
-	"packed-nomrg-q1-server  packed 0   1 server xconnect"
-	"split-mrg-q2-server     split  1   2 server xconnect"
-	"split-nomrg-q2-server   split  0   2 server xconnect"
-	"packed-mrg-q2-server    packed 1   2 server xconnect"
-	"packed-nomrg-q2-server  packed 0   2 server xconnect"
-	"split-mrg-q1-client     split  1   1 client xconnect"
-	"split-nomrg-q1-client   split  0   1 client xconnect"
-	"packed-mrg-q1-client    packed 1   1 client xconnect"
-	"packed-nomrg-q1-client  packed 0   1 client xconnect"
-	"split-mrg-q2-client     split  1   2 client xconnect"
-	"split-nomrg-q2-client   split  0   2 client xconnect"
-	"packed-mrg-q2-client    packed 1   2 client xconnect"
-	"packed-nomrg-q2-client  packed 0   2 client xconnect"
-	"split-mrg-q1-bridge     split  1   1 server bridge"
-	"packed-nomrg-q2-bridge  packed 0   2 client bridge"
+	# name                   ring   mrg q mode   forwarding  max frame
+	"split-mrg-q1-server     split  1   1 server xconnect 1514"
+	"split-nomrg-q1-server   split  0   1 server xconnect 1514"
+	"packed-mrg-q1-server    packed 1   1 server xconnect 1514"
+	"packed-nomrg-q1-server  packed 0   1 server xconnect 1514"
+	"split-mrg-q2-server     split  1   2 server xconnect 1514"
+	"split-nomrg-q2-server   split  0   2 server xconnect 1514"
+	"packed-mrg-q2-server    packed 1   2 server xconnect 1514"
+	"packed-nomrg-q2-server  packed 0   2 server xconnect 1514"
+	"split-mrg-q1-client     split  1   1 client xconnect 1514"
+	"split-nomrg-q1-client   split  0   1 client xconnect 1514"
+	"packed-mrg-q1-client    packed 1   1 client xconnect 1514"
+	"packed-nomrg-q1-client  packed 0   1 client xconnect 1514"
+	"split-mrg-q2-client     split  1   2 client xconnect 1514"
+	"split-nomrg-q2-client   split  0   2 client xconnect 1514"
+	"packed-mrg-q2-client    packed 1   2 client xconnect 1514"
+	"packed-nomrg-q2-client  packed 0   2 client xconnect 1514"
+	"split-mrg-q1-bridge     split  1   1 server bridge 1514"
+	"packed-nomrg-q2-bridge  packed 0   2 client bridge 1514"
+	"split-mrg-jumbo-server  split  1   1 server xconnect 9000"
+	"packed-mrg-jumbo-client packed 1   2 client xconnect 9000"
 )
 START=$SECONDS
 for c in "${CASES[@]}"; do
-	read -r name ring mrg q mode fwd <<<"$c"
+	read -r name ring mrg q mode fwd maxlen <<<"$c"
 	if [ -n "${TESTPMD_CASES:-}" ] && ! [[ " $TESTPMD_CASES " == *" $name "* ]]; then
 		continue
 	fi
 	CASE_FAILED=0
-	run_case "$name" "$ring" "$mrg" "$q" "$mode" "$fwd" || CASE_FAILED=1
+	run_case "$name" "$ring" "$mrg" "$q" "$mode" "$fwd" "$maxlen" || CASE_FAILED=1
 	cleanup
 	if [ $CASE_FAILED = 0 ]; then
 		PASSED=$((PASSED + 1)); echo "ok $name"
