@@ -130,6 +130,43 @@ static int dequeue_one(struct vq *vq, const struct guest_mem *mem, uint16_t head
 	return 0;
 }
 
+/*
+ * The common tx layout, one read-only descriptor holding header and frame
+ * (Linux and DPDK push the header into the frame's headroom): 0 = pkt
+ * filled; 1 = not this layout, take the general path. The general path
+ * reads the descriptor again and decides on its own copy alone, so the
+ * double read cannot mix two guest values into one decision.
+ */
+static inline int dequeue_fast(struct vq *vq, const struct guest_mem *mem, uint16_t head,
+			       struct pkt *p)
+{
+	struct virtio_net_hdr h;
+	struct vring_desc d;
+	const uint8_t *src;
+	uint32_t flen;
+
+	if (unlikely(head >= vq->size))
+		return 1;
+	load_desc(&vq->desc[head], &d);
+	if (unlikely(d.flags != 0 || d.len < vq->hdr_len ||
+		     d.len - vq->hdr_len > PKT_DATA_MAX))
+		return 1;
+	src = gm_gpa_to_hva_hint(mem, d.addr, d.len, &vq->mem_hint);
+	if (unlikely(!src))
+		return 1;
+	flen = d.len - vq->hdr_len;
+	/* Constant sizes, so each copy is a couple of moves. */
+	if (likely(vq->hdr_len == 12))
+		memcpy(&h, src, 12);
+	else
+		memcpy(&h, src, 10);
+	memcpy(p->data, src + vq->hdr_len, flen);
+	p->len = (uint16_t)flen;
+	if (unlikely(h.flags | h.gso_type))
+		vq_hdr_to_pkt(&h, p);
+	return 0;
+}
+
 /* How many entries the guest made available; 0 and broken on a bad index.
  * The acquire orders the ring entries and descriptors after the index. */
 static inline uint16_t avail_count(struct vq *vq, uint16_t *avail_idx)
@@ -205,7 +242,9 @@ uint16_t vq_split_dequeue(struct vq *vq, const struct guest_mem *mem,
 			uint16_t nh = vq->avail->ring[(uint16_t)(last + i + 1) & vq->mask];
 			prefetch0(&vq->desc[nh & vq->mask]);
 		}
-		r = dequeue_one(vq, mem, head, pkts[out]);
+		r = dequeue_fast(vq, mem, head, pkts[out]);
+		if (unlikely(r))
+			r = dequeue_one(vq, mem, head, pkts[out]);
 		if (unlikely(r < 0))
 			break;
 		put_used(vq, log, (uint16_t)(used + i), head, 0);
@@ -249,6 +288,42 @@ static bool fill_chain(struct vq *vq, const struct guest_mem *mem, struct dirty_
 	return true;
 }
 
+/*
+ * The common rx layout, one writable descriptor with room for header and
+ * frame (Linux with mergeable buffers, DPDK always): true = written, with
+ * *w the bytes used; false = not this layout, take the general path.
+ */
+static inline bool enqueue_fast(struct vq *vq, const struct guest_mem *mem,
+				struct dirty_log *log, uint16_t head, const struct pkt *p,
+				uint32_t *w)
+{
+	uint32_t need = vq->hdr_len + (uint32_t)p->len;
+	struct virtio_net_hdr h;
+	struct vring_desc d;
+	uint8_t *dst;
+
+	if (unlikely(head >= vq->size))
+		return false;
+	load_desc(&vq->desc[head], &d);
+	if (unlikely(d.flags != VRING_DESC_F_WRITE || d.len < need))
+		return false;
+	dst = gm_gpa_to_hva_hint(mem, d.addr, need, &vq->mem_hint);
+	if (unlikely(!dst))
+		return false;
+	vq_pkt_to_hdr(vq, p, &h);
+	/* VIRTIO 1.2 5.1.6.4: num_buffers is 1 without MRG_RXBUF too. */
+	h.num_buffers = 1;
+	if (likely(vq->hdr_len == 12))
+		memcpy(dst, &h, 12);
+	else
+		memcpy(dst, &h, 10);
+	memcpy(dst + vq->hdr_len, p->data, p->len);
+	if (unlikely(log != NULL))
+		dirty_log_mark(log, d.addr, need);
+	*w = need;
+	return true;
+}
+
 uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
 			  struct pkt **pkts, uint16_t n)
 {
@@ -266,6 +341,18 @@ uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
 
 		if (done + 1 < n)
 			prefetch0(pkts[done + 1]->data);
+		if (likely(cur != avail_idx)) {
+			uint16_t head = __atomic_load_n(&vq->avail->ring[cur & vq->mask],
+							__ATOMIC_RELAXED);
+			uint32_t w;
+
+			if (likely(enqueue_fast(vq, mem, log, head, p, &w))) {
+				put_used(vq, log, used, head, w);
+				cur++;
+				used++;
+				continue;
+			}
+		}
 		vq_pkt_to_hdr(vq, p, &h);
 		h.num_buffers = 1;
 		st = (struct rx_stream){ .hdr = (const uint8_t *)&h, .data = p->data,
