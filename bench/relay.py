@@ -198,12 +198,15 @@ def hugepages_setup(args):
 	if not os.path.ismount("/dev/hugepages"):
 		os.makedirs("/dev/hugepages", exist_ok=True)
 		subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], check=True)
+		hugepages_restore.unmount = True
 
 
 def hugepages_restore():
 	global hugepages_saved
 	if hugepages_saved is None:
 		return
+	if getattr(hugepages_restore, "unmount", False):
+		subprocess.run(["umount", "/dev/hugepages"])
 	with open("/proc/sys/vm/nr_hugepages", "w") as f:
 		f.write(str(hugepages_saved))
 	hugepages_saved = None
@@ -231,6 +234,9 @@ class Relay:
 	def start(self):
 		pass
 
+	def pid(self):
+		return None
+
 	def ready(self):
 		pass
 
@@ -248,6 +254,9 @@ class TestpmdRelay(Relay):
 		self.t.wait_prompt(120)
 		wait_for(lambda: os.path.exists(self.s0) and os.path.exists(self.s1), 30,
 			 "testpmd vhost sockets")
+
+	def pid(self):
+		return self.t.p.pid
 
 	def stop(self):
 		self.t.quit()
@@ -281,6 +290,9 @@ class XviodRelay(Relay):
 			return json.loads(self.xctl("--json", "stats"))
 		except Exception as e:     # diagnostics only
 			return {"error": str(e)}
+
+	def pid(self):
+		return self.p.pid
 
 	def stop(self):
 		stop(self.p)
@@ -360,6 +372,9 @@ class OvsRelay(Relay):
 			return out.count('"up"') + out.count(": up") >= 2
 		wait_for(up, 30, "OVS vhost-user client ports up")
 
+	def pid(self):
+		return self.vsp.pid
+
 	def stop(self):
 		stop(self.vsp, timeout=20)
 		stop(self.dbp)
@@ -395,6 +410,16 @@ def start_generator(args, relay):
 	return TestPmd("gen", eal, app, GEN_CPU, GEN_CPU)
 
 
+def cpu_ticks(pid):
+	"""utime + stime of a process (all its threads), in clock ticks."""
+	try:
+		with open(f"/proc/{pid}/stat") as f:
+			v = f.read().rsplit(")", 1)[1].split()
+		return int(v[11]) + int(v[12])
+	except (OSError, IndexError, ValueError):
+		return None
+
+
 def run_once(args, name, size):
 	d = tempfile.mkdtemp(prefix=f"{name}-{size}-", dir=tmpdir)
 	relay = RELAY_CLASS[name](args, d)
@@ -408,17 +433,25 @@ def run_once(args, name, size):
 		gen.cmd(f"set burst {args.burst}")
 		gen.cmd(f"start tx_first {args.tx_first}")
 		time.sleep(args.warmup)
+		pids = {"gen": gen.p.pid, "relay": relay.pid()}
+		c0 = {k: cpu_ticks(v) for k, v in pids.items()}
 		n0, t0 = gen.rx_packets()
 		time.sleep(args.interval)
 		n1, t1 = gen.rx_packets()
+		c1 = {k: cpu_ticks(v) for k, v in pids.items()}
 		mpps = (n1 - n0) / (t1 - t0) / 1e6
+		# Each of the two busy-polls its core: a share well under 1.0 means
+		# something else ran on that core and the figure is low.
+		hz = os.sysconf("SC_CLK_TCK")
+		share = {k: round((c1[k] - c0[k]) / hz / (t1 - t0), 2)
+			 for k in pids if c0[k] is not None and c1[k] is not None}
 		extra = relay.stats() if name == "xviod" and args.verbose else None
 		gen.cmd("stop", timeout=30)
 		if n1 == n0:
 			raise RuntimeError("no packets circulated:\n" + logtail("gen"))
 		if extra:
 			vlog(json.dumps(extra))
-		return mpps
+		return mpps, share
 	finally:
 		if gen:
 			gen.quit()
@@ -474,8 +507,8 @@ def plot(summary, sizes, path, title):
 		hi = [summary[n][s]["max"] - m if s in summary[n] else 0 for n, m in zip(names, med)]
 		bars = ax.bar([LABEL[n] for n in names], med, yerr=[lo, hi], capsize=6,
 			      color=["#d62728" if n == "xviod" else "#7f7f7f" for n in names])
-		for b, m in zip(bars, med):
-			ax.annotate(f"{m:.2f}", (b.get_x() + b.get_width() / 2, m),
+		for b, m, h in zip(bars, med, hi):
+			ax.annotate(f"{m:.2f}", (b.get_x() + b.get_width() / 2, m + h),
 				    ha="center", va="bottom", fontsize=9,
 				    xytext=(0, 3), textcoords="offset points")
 		ax.set_title(f"{s}-byte frames")
@@ -550,6 +583,8 @@ def main():
 	res = {n: {s: [] for s in sizes} for n in names}
 	errors = []
 	busy = []
+	runs = []
+	contended = []
 	for rep in range(args.reps):
 		for size in sizes:
 			for name in names:
@@ -561,9 +596,16 @@ def main():
 				if b > 0.05:
 					log(f"warning: machine {b:.0%} busy before the run: figures are skewed")
 				try:
-					m = run_once(args, name, size)
+					m, share = run_once(args, name, size)
 					res[name][size].append(m)
-					log(f"rep {rep + 1}/{args.reps} {size:5d} B {name:8s} {m:7.3f} Mpps")
+					runs.append({"relay": name, "size": size, "rep": rep + 1, "mpps": m,
+						     "busy_before": round(b, 3), "cpu_share": share})
+					low = [k for k, v in share.items() if v < 0.9]
+					log(f"rep {rep + 1}/{args.reps} {size:5d} B {name:8s} {m:7.3f} Mpps"
+					    f"  (cpu {' '.join(f'{k} {v:.2f}' for k, v in share.items())})"
+					    + (f"  WARNING: {', '.join(low)} did not get its core" if low else ""))
+					if low:
+						contended.append(f"{name} {size} B rep {rep + 1}")
 				except Exception as e:
 					errors.append(f"{name} {size} B rep {rep + 1}: {e}")
 					log(f"rep {rep + 1}/{args.reps} {size:5d} B {name:8s} FAILED: {e}")
@@ -579,6 +621,9 @@ def main():
 		 f"tx_first {args.tx_first}×{args.burst} pkts/port, generator core {GEN_CPU}, "
 		 f"relay core {RELAY_CPU}, {cpu}")
 	tbl = table(summary, sizes)
+	if contended:
+		setup += ("; WARNING: generator or relay got < 90 % of its core in: "
+			  + ", ".join(contended))
 	if busy and max(busy) > 0.05:
 		setup += (f"; WARNING: other load on the machine before runs, up to "
 			  f"{max(busy):.0%} of all CPUs")
@@ -600,7 +645,7 @@ def main():
 			f.write("\nErrors:\n\n" + "\n".join(f"- {e.splitlines()[0]}" for e in errors) + "\n")
 	with open(os.path.join(args.out, f"relay-{stamp}.json"), "w") as f:
 		json.dump({"date": now.isoformat(timespec="seconds"), "command": cmdline,
-			   "git": git, "cpu": cpu, "args": vars(args), "background_busy": busy, "summary": {
+			   "git": git, "cpu": cpu, "args": vars(args), "runs": runs, "summary": {
 				   n: {str(s): v for s, v in d.items()} for n, d in summary.items()},
 			   "errors": errors}, f, indent=1)
 	png = os.path.join(args.out, "relay.png")

@@ -101,6 +101,48 @@ static char *read_line(int fd, int timeout_ms)
 	return NULL;
 }
 
+/* The whole file (or stdin for "-"), NUL-terminated; NULL after an error. */
+static char *read_file(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+
+	if (!f || !buf) {
+		fprintf(stderr, "xvioctl: %s: %s\n", path, strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *b = realloc(buf, cap *= 2);
+
+			if (!b) {
+				free(buf);
+				fprintf(stderr, "xvioctl: %s: out of memory\n", path);
+				return NULL;
+			}
+			buf = b;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "xvioctl: %s: %s\n", path, strerror(errno));
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[len] = '\0';
+	}
+	if (f != stdin)
+		fclose(f);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -152,6 +194,18 @@ int main(int argc, char **argv)
 			as_json = true;
 			continue;
 		}
+		/* add-flows FILE: the daemon gets the file's contents, so the
+		 * file need only be readable here ("-" is standard input). */
+		if (!strcmp(argv[optind], "add-flows") &&
+		    (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
+			char *text = read_file(argv[i]);
+
+			if (!text)
+				return 1;
+			json_array_append_new(params, json_string(text));
+			free(text);
+			continue;
+		}
 		json_array_append_new(params, json_string(argv[i]));
 	}
 	req = json_pack("{s:s,s:i,s:s,s:o}", "jsonrpc", "2.0", "id", 1, "method", argv[optind],
@@ -186,7 +240,9 @@ int main(int argc, char **argv)
 		printf("%s\n", s ? s : "null");
 		free(s);
 	} else {
-		fputs(json_string_value(json_object_get(result, "text")) ?: "", stdout);
+		const char *text = json_string_value(json_object_get(result, "text"));
+
+		fputs(text ? text : "", stdout);
 	}
 	json_decref(reply);
 	return rc;

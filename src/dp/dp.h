@@ -43,7 +43,8 @@
 	X(DST_IS_IN_PORT, "dst_is_in_port")    /* known unicast to the port it came from */ \
 	X(NO_OUTPUT,      "no_output_port")    /* flood with no other port */ \
 	X(FLOOD_NO_BUF,   "flood_no_buf")      /* pool empty while cloning a flood copy */ \
-	X(IN_PORT_GONE,   "in_port_detached")  /* input port not (or no longer) attached */
+	X(IN_PORT_GONE,   "in_port_detached")  /* input port not (or no longer) attached */ \
+	X(OUT_PORT_GONE,  "out_port_detached") /* a megaflow's output port went away */
 
 enum dp_drop {
 #define X(e, s) DP_DROP_##e,

@@ -27,6 +27,8 @@ static struct dp_conf *conf_cur;	/* == dp_conf_rcu; the writer's view */
 static struct dp_pmd *pmds[DP_PMD_MAX];
 /* Counters of contexts already destroyed, so totals never go backwards. */
 static uint64_t gone_drops[DP_DROP_MAX], gone_flooded, gone_learned, gone_moved;
+static uint64_t gone_emc, gone_mflow, gone_upcalls, gone_upcall_fail;
+static uint64_t gone_act_drops[DPACT_DROP_MAX];
 
 static uint32_t mac_aging = DP_MAC_AGING_DEFAULT;
 static struct ev_timer *age_timer;
@@ -85,6 +87,9 @@ static void port_added(struct port *port)
 	conf_publish(c);
 	if (!age_timer)
 		age_timer = ev_timer_add(1000, 1000, age_tick, NULL);
+	/* Flood and all now include the port. */
+	if (dp_mf_side)
+		dp_tables_changed();
 }
 
 static void port_removed(struct port *port)
@@ -112,6 +117,8 @@ static void port_removed(struct port *port)
 	 * port, so the flush below is final. */
 	conf_publish(c);
 	fdb_flush_port(id);
+	if (dp_mf_side)
+		ofproto_port_removed(id);
 }
 
 static struct port_listener dp_listener = {
@@ -189,6 +196,7 @@ uint32_t dp_mac_aging(void)
 struct dp_pmd *dp_pmd_create(uint16_t txq)
 {
 	struct dp_pmd *ctx;
+	int err;
 
 	if (txq >= DP_PMD_MAX || pmds[txq]) {
 		errno = EINVAL;
@@ -201,6 +209,15 @@ struct dp_pmd *dp_pmd_create(uint16_t txq)
 	}
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->txq = txq;
+	err = ofproto_init(DP_PMD_MAX);
+	if (!err)
+		err = emc_init(&ctx->emc, &dp_mflow, txq, 0);
+	if (err) {
+		free(ctx);
+		errno = -err;
+		return NULL;
+	}
+	dpact_ctx_init(&ctx->act, ctx, txq, dp_output);
 	pmds[txq] = ctx;
 	return ctx;
 }
@@ -214,6 +231,13 @@ void dp_pmd_destroy(struct dp_pmd *ctx)
 	gone_flooded += ctx->flooded;
 	gone_learned += ctx->learned;
 	gone_moved += ctx->moved;
+	gone_emc += ctx->n_emc_hits;
+	gone_mflow += ctx->n_mflow_hits;
+	gone_upcalls += ctx->n_upcalls;
+	gone_upcall_fail += ctx->n_upcall_fail;
+	for (int d = 0; d < DPACT_DROP_MAX; d++)
+		gone_act_drops[d] += ctx->act.drops[d];
+	emc_destroy(&ctx->emc);
 	pmds[ctx->txq] = NULL;
 	free(ctx);
 }
@@ -249,11 +273,13 @@ void dp_fdb_json(json_t *array)
 void dp_stats_json(json_t *obj)
 {
 	uint64_t drops[DP_DROP_MAX], flooded = gone_flooded, learned = gone_learned,
-		 moved = gone_moved;
+		 moved = gone_moved, emc = gone_emc, mf = gone_mflow, up = gone_upcalls,
+		 upf = gone_upcall_fail, adrops[DPACT_DROP_MAX];
 	json_t *d = json_object();
 	unsigned n_xc = 0;
 
 	memcpy(drops, gone_drops, sizeof(drops));
+	memcpy(adrops, gone_act_drops, sizeof(adrops));
 	for (int t = 0; t < DP_PMD_MAX; t++) {
 		const struct dp_pmd *ctx = pmds[t];
 
@@ -264,7 +290,15 @@ void dp_stats_json(json_t *obj)
 		flooded += COUNTER_READ(ctx->flooded);
 		learned += COUNTER_READ(ctx->learned);
 		moved += COUNTER_READ(ctx->moved);
+		emc += COUNTER_READ(ctx->n_emc_hits);
+		mf += COUNTER_READ(ctx->n_mflow_hits);
+		up += COUNTER_READ(ctx->n_upcalls);
+		upf += COUNTER_READ(ctx->n_upcall_fail);
+		for (int r = 0; r < DPACT_DROP_MAX; r++)
+			adrops[r] += COUNTER_READ(ctx->act.drops[r]);
 	}
+	for (int r = 0; r < DPACT_DROP_MAX; r++)
+		json_object_set_new(d, dpact_drop_names[r], json_integer((json_int_t)adrops[r]));
 	for (int r = 0; r < DP_DROP_MAX; r++)
 		json_object_set_new(d, dp_drop_names[r], json_integer((json_int_t)drops[r]));
 	for (int i = 0; conf_cur && i < PORT_MAX; i++)
@@ -275,5 +309,10 @@ void dp_stats_json(json_t *obj)
 	json_object_set_new(obj, "fdb_entries", json_integer(fdb_count()));
 	json_object_set_new(obj, "xconnects", json_integer(n_xc / 2));
 	json_object_set_new(obj, "mac_aging", json_integer(mac_aging));
+	json_object_set_new(obj, "emc_hits", json_integer((json_int_t)emc));
+	json_object_set_new(obj, "megaflow_hits", json_integer((json_int_t)mf));
+	json_object_set_new(obj, "upcalls", json_integer((json_int_t)up));
+	json_object_set_new(obj, "upcall_failures", json_integer((json_int_t)upf));
+	reval_stats_json(obj);
 	json_object_set_new(obj, "drops", d);
 }

@@ -9,6 +9,7 @@
 #include <urcu-qsbr.h>
 
 #include "dp_priv.h"
+#include "parse.h"
 
 #define ETH_HLEN	14
 #define ETH_P_8021Q	0x8100
@@ -27,26 +28,6 @@ static inline uint64_t mac_load8(const uint8_t *m)
 
 	memcpy(&v, m, sizeof(v));
 	return __builtin_bswap64(v) >> 16;
-}
-
-/* Minimal Ethernet parse: skip up to two VLAN tags, set l3_off. Returns the
- * ethertype (host order), or -1 for a runt. */
-static inline int parse_eth(struct pkt *p)
-{
-	const uint8_t *d = p->data;
-	uint16_t off = 12, type;
-
-	if (unlikely(p->len < ETH_HLEN))
-		return -1;
-	type = (uint16_t)(d[off] << 8 | d[off + 1]);
-	for (int tags = 0; tags < 2 && (type == ETH_P_8021Q || type == ETH_P_8021AD); tags++) {
-		if (unlikely(p->len < off + 4 + 2))
-			return -1;
-		off += 4;
-		type = (uint16_t)(d[off] << 8 | d[off + 1]);
-	}
-	p->l3_off = (uint8_t)(off + 2);
-	return type;
 }
 
 static void tx_enqueue(struct dp_pmd *ctx, struct port *out, struct pkt *p)
@@ -125,58 +106,172 @@ static void flood(struct dp_pmd *ctx, const struct dp_conf *conf, uint16_t in_id
 	tx_enqueue(ctx, conf->ports[last], p);
 }
 
-static void bridge(struct dp_pmd *ctx, const struct dp_conf *conf, uint16_t in_id,
-		   struct pkt **pkts, uint16_t n)
+/*
+ * The NORMAL action: the learning bridge, for one packet. Learning and the
+ * MAC lookup happen here, per packet, against the shared MAC table, so a
+ * megaflow that says "normal" needs to match no MAC bit and stays right
+ * while hosts come, go and move.
+ */
+void dp_normal(struct dp_pmd *ctx, struct pkt *p)
 {
-	uint32_t now = fdb_now();
+	const struct dp_conf *conf = rcu_dereference(dp_conf_rcu);
+	uint16_t in_id = p->in_port, out;
+	uint64_t dst, src;
+	int r;
 
-	for (uint16_t i = 0; i < n; i++) {
-		struct pkt *p = pkts[i];
-		uint64_t dst, src;
-		uint16_t out;
-		int r;
+	if (unlikely(p->len < ETH_HLEN)) {
+		DROP(ctx, RUNT, p);
+		return;
+	}
+	dst = mac_load8(p->data);
+	src = mac_load8(p->data + 6);
+	/* A group or all-zero source is invalid: never learn it nor forward
+	 * it (the Linux bridge drops it too). */
+	if (unlikely((src >> 40) & 1 || src == 0)) {
+		DROP(ctx, BAD_SRC_MAC, p);
+		return;
+	}
+	r = fdb_learn(src, in_id, fdb_now());
+	if (unlikely(r)) {
+		if (r == 1)
+			COUNTER_ADD(ctx->learned, 1);
+		else
+			COUNTER_ADD(ctx->moved, 1);
+	}
+	if ((dst >> 40) & 1) {
+		flood(ctx, conf, in_id, p);
+		return;
+	}
+	out = fdb_lookup(dst);
+	if (out == PORT_ID_NONE) {
+		flood(ctx, conf, in_id, p);
+		return;
+	}
+	if (unlikely(out == in_id)) {
+		DROP(ctx, DST_IS_IN_PORT, p);
+		return;
+	}
+	/* An entry left by a port that has since gone or been cross-connected
+	 * is as good as unknown. */
+	if (unlikely(!conf->ports[out] || conf->xc_peer[out] != PORT_ID_NONE)) {
+		flood(ctx, conf, in_id, p);
+		return;
+	}
+	tx_enqueue(ctx, conf->ports[out], p);
+}
 
+/* The output hook of action execution (dpact.h). */
+void dp_output(struct dp_pmd *ctx, uint16_t port_id, struct pkt **pkts, uint16_t n)
+{
+	const struct dp_conf *conf = rcu_dereference(dp_conf_rcu);
+	struct port *out = port_id < PORT_MAX ? conf->ports[port_id] : NULL;
+
+	if (unlikely(!out)) {
+		COUNTER_ADD(ctx->drops[DP_DROP_OUT_PORT_GONE], n);
+		pkt_free_bulk(pkts, n);
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++)
+		tx_enqueue(ctx, out, pkts[i]);
+}
+
+/* A miss in both caches: run the pipeline, install its megaflow. Returns the
+ * megaflow, or NULL when it could not be installed, in which case the packet
+ * was handled here with the freshly computed actions. */
+static __cold struct mflow_entry *upcall(struct dp_pmd *ctx, struct pkt *p,
+					 const struct flow_key *key, uint64_t now)
+{
+	struct xlate_out out = { 0 };
+	struct flow_match m;
+	struct mflow_entry *e = NULL;
+	bool existed = false, decided = false;
+
+	COUNTER_ADD(ctx->n_upcalls, 1);
+	if (unlikely(xlate(key, &out) < 0))
+		goto fail;
+	decided = true;
+	m.mask = out.wc;
+	for (size_t i = 0; i < FLOW_U64S; i++)
+		((uint64_t *)&m.key)[i] = flow_u64(key)[i] & flow_u64(&out.wc)[i];
+	e = mflow_insert(&dp_mflow, &m, out.acts.data, (uint32_t)out.acts.len, out.version,
+			 now, &existed);
+	if (unlikely(!e))
+		goto fail;
+	if (!existed)
+		reval_note_install(e, &out);
+	dpact_buf_free(&out.acts);
+	return e;
+fail:
+	/* Not cached (cache full, no memory): this packet still gets the
+	 * decision if there is one; the next one of its flow tries again. */
+	COUNTER_ADD(ctx->n_upcall_fail, 1);
+	if (decided)
+		dpact_execute(&ctx->act, p, key, out.acts.data, out.acts.len);
+	else
+		pkt_free(p);
+	dpact_buf_free(&out.acts);
+	return NULL;
+}
+
+/* Parse → exact-match cache → megaflow cache → (miss) pipeline, then run
+ * each megaflow's actions over the run of packets that hit it. */
+static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
+{
+	struct mflow_entry *flows[PKT_BURST];
+	const struct flow_key *kp[PKT_BURST];
+	uint32_t hashes[PKT_BURST];
+	uint64_t now = time_ns();
+	uint16_t i, hits = 0, mhits = 0;
+
+	/* Extract all, then hash all: hashing straight after each extract
+	 * stalls on the key's stores (measured, parse_bench). */
+	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			prefetch0(pkts[i + 1]->data);
-		if (unlikely(parse_eth(p) < 0)) {
-			DROP(ctx, RUNT, p);
-			continue;
-		}
-		dst = mac_load8(p->data);
-		src = mac_load8(p->data + 6);
-		/* A group or all-zero source is invalid: never learn it
-		 * nor forward it (the Linux bridge drops it too). */
-		if (unlikely((src >> 40) & 1 || src == 0)) {
-			DROP(ctx, BAD_SRC_MAC, p);
-			continue;
-		}
-		r = fdb_learn(src, in_id, now);
-		if (unlikely(r)) {
-			if (r == 1)
-				COUNTER_ADD(ctx->learned, 1);
+		pkts[i]->in_port = in_id;
+		flow_extract(pkts[i], &ctx->keys[i]);
+		kp[i] = &ctx->keys[i];
+	}
+	for (i = 0; i < n; i++)
+		hashes[i] = emc_hash(&ctx->keys[i]);
+	for (i = 0; i < n; i++) {
+		struct mflow_entry *e = emc_lookup(&ctx->emc, &ctx->keys[i], hashes[i]);
+
+		if (likely(e)) {
+			hits++;
+		} else if ((e = mflow_lookup(&dp_mflow, &ctx->keys[i]))) {
+			mhits++;
+			emc_insert(&ctx->emc, &ctx->keys[i], hashes[i], e);
+		} else {
+			e = upcall(ctx, pkts[i], &ctx->keys[i], now);
+			if (e)
+				emc_insert(&ctx->emc, &ctx->keys[i], hashes[i], e);
 			else
-				COUNTER_ADD(ctx->moved, 1);
+				pkts[i] = NULL;	/* handled */
 		}
-		if ((dst >> 40) & 1) {
-			flood(ctx, conf, in_id, p);
+		flows[i] = e;
+	}
+	COUNTER_ADD(ctx->n_emc_hits, hits);
+	COUNTER_ADD(ctx->n_mflow_hits, mhits);
+	/* Runs of packets of one megaflow go through its actions together. */
+	for (i = 0; i < n;) {
+		struct mflow_entry *e = flows[i];
+		const struct mflow_actions *a;
+		uint32_t bytes = 0;
+		uint16_t j = i;
+
+		if (!pkts[i]) {
+			i++;
 			continue;
 		}
-		out = fdb_lookup(dst);
-		if (out == PORT_ID_NONE) {
-			flood(ctx, conf, in_id, p);
-			continue;
+		while (j < n && flows[j] == e && pkts[j]) {
+			bytes += pkts[j]->len;
+			j++;
 		}
-		if (unlikely(out == in_id)) {
-			DROP(ctx, DST_IS_IN_PORT, p);
-			continue;
-		}
-		/* An entry left by a port that has since gone or been
-		 * cross-connected is as good as unknown. */
-		if (unlikely(!conf->ports[out] || conf->xc_peer[out] != PORT_ID_NONE)) {
-			flood(ctx, conf, in_id, p);
-			continue;
-		}
-		tx_enqueue(ctx, conf->ports[out], p);
+		a = mflow_actions(e);
+		mflow_account(&dp_mflow, ctx->txq, e, j - i, bytes, now);
+		dpact_execute_batch(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i), a->data, a->len);
+		i = j;
 	}
 }
 
@@ -192,7 +287,7 @@ void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t
 	}
 	peer = conf->xc_peer[in_id];
 	if (peer == PORT_ID_NONE) {
-		bridge(ctx, conf, in_id, pkts, n);
+		pipeline(ctx, in_id, pkts, n);
 		return;
 	}
 	/* Cross-connect: the burst goes out whole, unparsed. */

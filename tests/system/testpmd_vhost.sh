@@ -180,7 +180,9 @@ run_case() {
 	# frames larger than one 2 KB mbuf: chained descriptors on the way in,
 	# several merged rx buffers on the way out
 	local jumbo=""
-	[ "$maxlen" -gt 1514 ] && jumbo="--max-pkt-len=$((maxlen + 4)) --enable-scatter --tx-offloads=0x8000"
+	# (rx scatter only on the virtio ports: the pcap PMD has no such offload
+	# and takes jumbo frames as they are)
+	[ "$maxlen" -gt 1514 ] && jumbo="--max-pkt-len=$((maxlen + 18)) --disable-device-start"
 	local vu="queues=$q,queue_size=$RING,packed_vq=$packed,mrg_rxbuf=$mrg$srv"
 	mkfifo "$D/tp.in"
 	# Generator lcores on core 0, away from xviod's PMD.  --no-flush-rx: a
@@ -210,7 +212,15 @@ run_case() {
 	fi
 	waitfor 60 eval '[ "$(tp_prompts)" -ge 1 ]' ||
 		{ fail "$name: testpmd did not come up"; tail -20 "$D/testpmd.log"; return 1; }
+	if [ -n "$jumbo" ]; then
+		tp_cmd "port config 1 rx_offload scatter on" &&
+			tp_cmd "port config 2 rx_offload scatter on" &&
+			tp_cmd "port start all" || return 1
+	fi
 	tp_cmd "show port summary all" || return 1
+	if grep -E 'Fail to configure|Start ports failed|Fail to start' "$D/testpmd.log"; then
+		fail "$name: testpmd could not start its ports"; return 1
+	fi
 	if ! grep -q 'net_virtio_user1' "$D/testpmd.log"; then
 		fail "$name: testpmd's virtio-user ports did not come up"; grep -iE 'virtio|vhost' "$D/testpmd.log" | head; return 1
 	fi
@@ -279,6 +289,11 @@ CASES=(
 	"split-mrg-q1-bridge     split  1   1 server bridge 1514"
 	"packed-nomrg-q2-bridge  packed 0   2 client bridge 1514"
 	"split-mrg-jumbo-server  split  1   1 server xconnect 9000"
+	# DPDK 22.11's virtio PMD sends a multi-segment frame on a packed ring
+	# through an indirect table whose first entry (the virtio-net header)
+	# still carries VRING_DESC_F_WRITE from vring_desc_init_indirect_packed();
+	# DPDK's vhost ignores the flag there.  A backend that rejects it breaks
+	# the queue (desc_write_flag) on the first jumbo frame.
 	"packed-mrg-jumbo-client packed 1   2 client xconnect 9000"
 )
 START=$SECONDS

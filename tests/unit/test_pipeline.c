@@ -1,0 +1,439 @@
+/*
+ * The flow pipeline against a model. Random OpenFlow tables (many masks,
+ * prefixes, priorities, overlapping rules, two tables joined by goto_table
+ * and resubmit) and random packets go through the real datapath — exact-match
+ * cache, megaflow cache, pipeline on a miss, revalidation when rules change —
+ * and every packet's fate is compared with a plain linear scan of the rules.
+ * The same again with the exact-match cache off. Plus the flow commands'
+ * all-or-nothing behaviour and counters.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "core/core.h"
+#include "core/pkt.h"
+#include "ctl/ctl.h"
+#include "ctl/ofctl.h"
+#include "dp/dp.h"
+#include "dp/dp_priv.h"
+#include "dp/parse.h"
+#include "dp/table.h"
+#include "port/port.h"
+
+#define N_PORTS		6
+#define OUT_NONE	0xffff	/* dropped */
+
+struct fake {
+	unsigned n_tx;
+	uint32_t seqs[64];	/* of the last burst */
+};
+
+static uint16_t fake_rx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	(void)port, (void)qid, (void)pkts, (void)n;
+	return 0;
+}
+
+static uint16_t fake_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	struct fake *f = port->priv;
+
+	(void)qid;
+	for (uint16_t i = 0; i < n; i++) {
+		if (f->n_tx < ARRAY_SIZE(f->seqs))
+			memcpy(&f->seqs[f->n_tx], pkts[i]->data + pkts[i]->len - 4, 4);
+		f->n_tx++;
+		pkt_free(pkts[i]);
+	}
+	return n;
+}
+
+static void fake_close(struct port *port)
+{
+	free(port->priv);
+	port_free(port);
+}
+
+static const struct port_ops fake_ops = { .rx_burst = fake_rx, .tx_burst = fake_tx,
+					  .close = fake_close };
+
+static struct dp_pmd *ctx;
+static struct pkt_pool *pool;
+static struct port *ports[N_PORTS];
+
+static int setup(void **state)
+{
+	char name[8];
+
+	(void)state;
+	pool = pkt_pool_create("test", 512);
+	pkt_pool_set_thread(pool);
+	ctx = dp_pmd_create(0);
+	assert_non_null(ctx);
+	for (int i = 0; i < N_PORTS; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		ports[i] = port_alloc(name, "fake", &fake_ops);
+		ports[i]->priv = calloc(1, sizeof(struct fake));
+		assert_int_equal(port_add(ports[i]), 0);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N_PORTS; i++)
+		port_del(ports[i]);
+	dp_pmd_destroy(ctx);
+	pkt_pool_destroy(pool);
+	return 0;
+}
+
+static int run(const char *cmd, const char *arg)
+{
+	char *argv[] = { (char *)cmd, (char *)arg, NULL };
+	struct ctl_req r;
+	int rc = ctl_exec(&r, arg ? 2 : 1, argv);
+
+	ctl_req_release(&r);
+	return rc;
+}
+
+/* ---- the model ---- */
+
+struct mrule {
+	struct ofctl_flow f;
+};
+
+static struct mrule model[2][400];
+static int n_model[2];
+
+static int lookup_port(const char *name, uint16_t *id, void *aux)
+{
+	struct port *p = port_find(name);
+
+	(void)aux;
+	if (!p)
+		return -ENOENT;
+	*id = p->id;
+	return 0;
+}
+
+/* The packet's fate by linear scan: the output port id, or OUT_NONE. */
+static uint16_t model_fate(const struct flow_key *key)
+{
+	int t = 0;
+
+	for (int depth = 0; depth < 4; depth++) {
+		const struct mrule *best = NULL;
+
+		for (int i = 0; i < n_model[t]; i++) {
+			const struct mrule *r = &model[t][i];
+
+			if (flow_match_key(&r->f.match, key) &&
+			    (!best || r->f.priority > best->f.priority))
+				best = r;
+		}
+		if (!best)
+			return OUT_NONE;
+		OFPACT_FOREACH(a, best->f.actions.data, best->f.actions.len) {
+			if (a->type == OFPACT_OUTPUT) {
+				uint16_t p = ((const struct ofpact_output *)a)->port;
+
+				return p == key->in_port ? OUT_NONE : p;
+			}
+			if (a->type == OFPACT_GOTO_TABLE) {
+				t = ((const struct ofpact_goto *)a)->table;
+				goto next_table;
+			}
+		}
+		return OUT_NONE;	/* drop */
+next_table:;
+	}
+	return OUT_NONE;
+}
+
+/* Random pieces drawn from small pools so that rules and packets meet. */
+static const char *const nets[] = { "10.0.0.0", "10.0.1.0", "10.1.0.0", "192.168.0.0" };
+
+static unsigned rnd(unsigned n)
+{
+	return (unsigned)rand() % n;
+}
+
+/* A random rule for table t with a unique priority (ties are unspecified
+ * in OpenFlow, and so in the model). */
+static void random_flow(char *buf, size_t len, int t, int prio)
+{
+	int off = snprintf(buf, len, "table=%d,priority=%d", t, prio);
+
+	if (rnd(3))
+		off += snprintf(buf + off, len - (size_t)off, ",in_port=p%u", rnd(N_PORTS));
+	if (rnd(4)) {
+		off += snprintf(buf + off, len - (size_t)off, ",%s", rnd(2) ? "tcp" : "udp");
+		if (rnd(2))
+			off += snprintf(buf + off, len - (size_t)off, ",tp_dst=%u", 80 + rnd(4));
+		if (rnd(3) == 0)
+			off += snprintf(buf + off, len - (size_t)off, ",tp_src=0x%x/0xf0",
+					rnd(16) << 4);
+	} else if (rnd(2)) {
+		off += snprintf(buf + off, len - (size_t)off, ",ip");
+	}
+	if (strstr(buf, "tcp") || strstr(buf, "udp") || strstr(buf, ",ip")) {
+		if (rnd(2))
+			off += snprintf(buf + off, len - (size_t)off, ",nw_dst=%s/%u",
+					nets[rnd(4)], 8 + 8 * rnd(3));
+		if (rnd(3) == 0)
+			off += snprintf(buf + off, len - (size_t)off, ",nw_src=10.0.0.%u/%u",
+					rnd(4) * 64, 26 + rnd(7));
+	}
+	if (t == 0 && rnd(4) == 0)
+		snprintf(buf + off, len - (size_t)off, ",actions=goto_table:1");
+	else if (rnd(6) == 0)
+		snprintf(buf + off, len - (size_t)off, ",actions=drop");
+	else
+		snprintf(buf + off, len - (size_t)off, ",actions=output:p%u", rnd(N_PORTS));
+}
+
+static void add_random_rule(int t, int prio)
+{
+	char buf[256], err[256];
+	struct mrule *r = &model[t][n_model[t]];
+
+	random_flow(buf, sizeof(buf), t, prio);
+	assert_int_equal(ofctl_parse_flow(buf, OFCTL_ADD, lookup_port, NULL, &r->f, err,
+					  sizeof(err)), 0);
+	assert_int_equal(run("add-flow", buf), 0);
+	n_model[t]++;
+}
+
+static void del_random_rule(int t)
+{
+	char buf[512];
+	struct ds ds = { 0 };
+	int i = (int)rnd((unsigned)n_model[t]);
+	struct mrule *r = &model[t][i];
+
+	ofctl_format_match(&ds, &r->f.match, r->f.priority, NULL, NULL);
+	snprintf(buf, sizeof(buf), "table=%d,priority=%d%s%s", t, r->f.priority,
+		 ds.len ? "," : "", ds_cstr(&ds));
+	ds_destroy(&ds);
+	{
+		char *argv[] = { "del-flows", "--strict", buf, NULL };
+		struct ctl_req rq;
+
+		assert_int_equal(ctl_exec(&rq, 3, argv), 0);
+		assert_int_equal(json_integer_value(json_object_get(rq.data, "deleted")), 1);
+		ctl_req_release(&rq);
+	}
+	ofctl_flow_destroy(&r->f);
+	model[t][i] = model[t][--n_model[t]];
+}
+
+/* A TCP or UDP frame from the pools, carrying seq in its last 4 bytes. */
+static struct pkt *random_packet(uint32_t seq, uint16_t *in)
+{
+	struct pkt *p = pkt_alloc();
+	uint8_t *d;
+	bool tcp = rnd(2);
+	uint16_t l4len = tcp ? 20 : 8, tot = (uint16_t)(20 + l4len + 4);
+	uint32_t src = 0x0a000000u | rnd(256), dst;
+	static const uint32_t dsts[] = { 0x0a000000, 0x0a000100, 0x0a010000, 0xc0a80000,
+					  0x0b000000 };
+
+	assert_non_null(p);
+	d = p->data;
+	memset(d, 0, 14 + tot);
+	memcpy(d, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	d[14] = 0x45;
+	d[16] = (uint8_t)(tot >> 8);
+	d[17] = (uint8_t)tot;
+	d[22] = 64;
+	d[23] = tcp ? 6 : 17;
+	dst = dsts[rnd(5)] | rnd(256);
+	for (int i = 0; i < 4; i++) {
+		d[26 + i] = (uint8_t)(src >> (24 - 8 * i));
+		d[30 + i] = (uint8_t)(dst >> (24 - 8 * i));
+	}
+	d[34] = 0;
+	d[35] = (uint8_t)(rnd(256));		/* tp_src */
+	d[36] = 0;
+	d[37] = (uint8_t)(78 + rnd(8));		/* tp_dst around 80 */
+	if (tcp)
+		d[46] = 0x50;
+	p->len = (uint16_t)(14 + tot);
+	memcpy(p->data + p->len - 4, &seq, 4);
+	*in = (uint16_t)rnd(N_PORTS);
+	return p;
+}
+
+static void reset_tables(void)
+{
+	assert_int_equal(run("del-flows", NULL), 0);
+	for (int t = 0; t < 2; t++) {
+		for (int i = 0; i < n_model[t]; i++)
+			ofctl_flow_destroy(&model[t][i].f);
+		n_model[t] = 0;
+	}
+}
+
+static void differential(bool emc_on)
+{
+	enum { N_PACKETS = 120000, CHANGE_EVERY = 3000 };
+	uint32_t seq = 0;
+	unsigned disagree = 0;
+	int prio = 1;
+
+	srand(emc_on ? 4242 : 777);
+	emc_set_enabled(&ctx->emc, emc_on);
+	reset_tables();
+	for (int i = 0; i < 120; i++)
+		add_random_rule(0, prio++);
+	for (int i = 0; i < 60; i++)
+		add_random_rule(1, prio++);
+	while (seq < N_PACKETS) {
+		struct pkt *p[8];
+		uint16_t in[8], want[8];
+		struct flow_key k;
+
+		if (seq && seq % CHANGE_EVERY == 0) {
+			/* Change the tables under the caches: revalidation must
+			 * keep every later packet right. */
+			int t = (int)rnd(2);
+
+			if (n_model[t] > 20 && rnd(2))
+				del_random_rule(t);
+			else if (n_model[t] < 390)
+				add_random_rule(t, prio++);
+		}
+		/* Bursts of packets from one port, as a PMD sees them. */
+		uint16_t port = (uint16_t)rnd(N_PORTS);
+		unsigned n = 1 + rnd(8);
+
+		for (unsigned i = 0; i < n; i++) {
+			p[i] = random_packet(seq + i, &in[i]);
+			p[i]->in_port = port;
+			flow_extract(p[i], &k);
+			want[i] = model_fate(&k);
+		}
+		for (int q = 0; q < N_PORTS; q++)
+			((struct fake *)ports[q]->priv)->n_tx = 0;
+		dp_process(ctx, ports[port], p, (uint16_t)n);
+		dp_flush(ctx);
+		rcu_quiescent_state();
+		/* Every packet where the model sends it, and nowhere else. */
+		unsigned expect[N_PORTS] = { 0 };
+
+		for (unsigned i = 0; i < n; i++) {
+			const struct fake *f;
+			bool found = false;
+
+			if (want[i] == OUT_NONE)
+				continue;
+			expect[want[i]]++;
+			f = ports[want[i]]->priv;
+			for (unsigned j = 0; j < f->n_tx && j < ARRAY_SIZE(f->seqs); j++)
+				found |= f->seqs[j] == seq + i;
+			disagree += !found;
+		}
+		for (int q = 0; q < N_PORTS; q++)
+			if (((struct fake *)ports[q]->priv)->n_tx != expect[q])
+				disagree++;
+		seq += n;
+	}
+	printf("differential (emc %s): %u packets, %d+%d rules at the end, %u disagreements\n",
+	       emc_on ? "on" : "off", seq, n_model[0], n_model[1], disagree);
+	assert_int_equal(disagree, 0);
+	assert_int_equal(pkt_pool_avail(pool), 512);
+	reset_tables();
+}
+
+static void test_differential_emc_on(void **state)
+{
+	(void)state;
+	differential(true);
+}
+
+static void test_differential_emc_off(void **state)
+{
+	(void)state;
+	differential(false);
+}
+
+/* add-flows is all or nothing: one bad line, no flow added. */
+static void test_add_flows_atomic(void **state)
+{
+	char *argv[] = { "add-flows",
+		"priority=5,in_port=p0,actions=output:p1\n"
+		"# a comment\n\n"
+		"priority=6,in_port=p1,actions=output:p0\n"
+		"priority=7,tp_dst=80,actions=drop\n", NULL };
+	struct ctl_req r;
+
+	(void)state;
+	reset_tables();
+	assert_int_not_equal(ctl_exec(&r, 2, argv), 0);
+	assert_non_null(strstr(r.err, "line 5"));
+	ctl_req_release(&r);
+	assert_int_equal(table_n_rules(), 0);
+	argv[1] = "priority=5,in_port=p0,actions=output:p1\npriority=6,actions=drop\n";
+	assert_int_equal(ctl_exec(&r, 2, argv), 0);
+	ctl_req_release(&r);
+	assert_int_equal(table_n_rules(), 2);
+	reset_tables();
+}
+
+/* Rule counters come from megaflow stats; a deleted port takes its flows. */
+static void test_counters_and_port_removal(void **state)
+{
+	struct port *extra;
+	struct pkt *p[4];
+	uint16_t in;
+
+	(void)state;
+	reset_tables();
+	assert_int_equal(run("add-flow", "priority=10,in_port=p0,actions=output:p1"), 0);
+	for (int i = 0; i < 4; i++)
+		p[i] = random_packet((uint32_t)i, &in);
+	dp_process(ctx, ports[0], p, 4);
+	dp_flush(ctx);
+	rcu_quiescent_state();
+	reval_push_stats();
+	{
+		char *argv[] = { "dump-flows", NULL };
+		struct ctl_req r;
+
+		assert_int_equal(ctl_exec(&r, 1, argv), 0);
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(r.data, 0),
+								    "n_packets")), 4);
+		ctl_req_release(&r);
+	}
+	extra = port_alloc("gone", "fake", &fake_ops);
+	extra->priv = calloc(1, sizeof(struct fake));
+	assert_int_equal(port_add(extra), 0);
+	assert_int_equal(run("add-flow", "priority=11,in_port=gone,actions=output:p1"), 0);
+	assert_int_equal(run("add-flow", "priority=12,in_port=p2,actions=output:gone"), 0);
+	assert_int_equal(table_n_rules(), 3);
+	assert_int_equal(port_del(extra), 0);
+	assert_int_equal(table_n_rules(), 1);
+	reset_tables();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_flows_atomic),
+		cmocka_unit_test(test_counters_and_port_removal),
+		cmocka_unit_test(test_differential_emc_on),
+		cmocka_unit_test(test_differential_emc_off),
+	};
+
+	rcu_register_thread();
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
