@@ -87,7 +87,7 @@ void vhost_dev_show(struct vhost_dev *dev, json_t *obj)
 
 void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 {
-	uint64_t broken[VQ_BROKEN_MAX] = { 0 }, notify = 0, notify_fail = 0, too_big = 0;
+	uint64_t broken[VQ_BROKEN_MAX] = { 0 }, notify = 0, notify_fail = 0, too_big = 0, wq = 0;
 
 	for (int c = 0; c < VHOST_C_MAX; c++)
 		json_object_set_new(extra, vhost_counter_names[c], json_integer(dev->counters[c]));
@@ -100,6 +100,7 @@ void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 		notify += __atomic_load_n(&vv->vq.n_notify, __ATOMIC_RELAXED);
 		notify_fail += __atomic_load_n(&vv->vq.n_notify_fail, __ATOMIC_RELAXED);
 		too_big += __atomic_load_n(&vv->vq.n_drop_too_big, __ATOMIC_RELAXED);
+		wq += __atomic_load_n(&vv->vq.n_indirect_write_ignored, __ATOMIC_RELAXED);
 	}
 	for (int r = 1; r < VQ_BROKEN_MAX; r++) {
 		char name[64];
@@ -110,4 +111,5 @@ void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 	json_object_set_new(extra, "guest_notify", json_integer(notify));
 	json_object_set_new(extra, "guest_notify_fail", json_integer(notify_fail));
 	json_object_set_new(extra, "guest_tx_too_big", json_integer(too_big));
+	json_object_set_new(extra, "guest_tx_indirect_write_flag", json_integer(wq));
 }

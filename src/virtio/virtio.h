@@ -375,6 +375,7 @@ struct vq {
 	bool started;
 	bool addr_set;
 	uint64_t n_drop_too_big;	/* tx frames over PKT_DATA_MAX: dropped, not broken */
+	uint64_t n_indirect_write_ignored;	/* see vq_packed.c check_tab_seg */
 	uint64_t n_broken[VQ_BROKEN_MAX];
 };
 

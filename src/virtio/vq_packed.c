@@ -73,6 +73,26 @@ static inline bool check_seg(struct vq *vq, const struct seg *s, uint16_t want_w
 	return true;
 }
 
+/*
+ * A segment of a packed indirect table. DPDK 22.11's virtio PMD (virtio-user)
+ * initialises its tx indirect tables with VRING_DESC_F_WRITE and leaves the
+ * flag on the header entry of multi-segment frames; DPDK's own vhost ignores
+ * it. We accept the flag on a tx (device-readable) table entry and count it:
+ * reading a buffer the driver marked writable risks nothing for us (it is
+ * bounds-checked and copied like any other), and refusing it would cut off
+ * every DPDK guest sending jumbo frames on a packed ring. Everywhere else,
+ * and in the rx direction always, the flag must be right.
+ */
+static inline bool check_tab_seg(struct vq *vq, const struct seg *s, uint16_t want_write)
+{
+	if (unlikely(!want_write && (s->flags & VRING_DESC_F_WRITE) &&
+		     !(s->flags & VRING_DESC_F_INDIRECT))) {
+		COUNTER_ADD_RELAXED(vq->n_indirect_write_ignored, 1);
+		return true;
+	}
+	return check_seg(vq, s, want_write);
+}
+
 /* 1: s is the chain's first segment; 0: nothing available; -1: broken. */
 static int walk_first(struct vq *vq, const struct guest_mem *mem, struct pwalk *w,
 		      uint16_t slot, uint8_t wrap, struct seg *s, uint16_t want_write)
@@ -99,6 +119,7 @@ static int walk_first(struct vq *vq, const struct guest_mem *mem, struct pwalk *
 		w->tab_n = s->len / 16;
 		w->tab_i = 0;
 		load_tab_seg(&w->tab[0], s);
+		return check_tab_seg(vq, s, want_write) ? 1 : -1;
 	}
 	return check_seg(vq, s, want_write) ? 1 : -1;
 }
@@ -112,7 +133,7 @@ static inline int walk_next(struct vq *vq, struct pwalk *w, struct seg *s, uint1
 		if (++w->tab_i >= w->tab_n)
 			return 0;
 		load_tab_seg(&w->tab[w->tab_i], s);
-		return check_seg(vq, s, want_write) ? 1 : -1;
+		return check_tab_seg(vq, s, want_write) ? 1 : -1;
 	}
 	if (!(s->flags & VRING_DESC_F_NEXT))
 		return 0;
