@@ -160,7 +160,7 @@ void cls_gc_free(struct cls_gc *g);
  * field by field (parser, flow language) and read here word by word, which
  * plain uint64_t pointers do not allow under strict aliasing once the two
  * meet after inlining. */
-typedef uint64_t __attribute__((may_alias)) cls_u64;
+typedef flow_word cls_u64;
 
 static inline const cls_u64 *cls_words(const struct flow_key *k)
 {

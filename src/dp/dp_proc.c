@@ -191,8 +191,7 @@ static __cold struct mflow_entry *upcall(struct dp_pmd *ctx, struct pkt *p,
 		goto fail;
 	decided = true;
 	m.mask = out.wc;
-	for (size_t i = 0; i < FLOW_U64S; i++)
-		((uint64_t *)&m.key)[i] = flow_u64(key)[i] & flow_u64(&out.wc)[i];
+	flow_key_and(&m.key, key, &out.wc);
 	e = mflow_insert(&dp_mflow, &m, out.acts.data, (uint32_t)out.acts.len, out.version,
 			 now, &existed);
 	if (unlikely(!e))

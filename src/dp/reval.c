@@ -106,7 +106,7 @@ static bool credits_dead_rule(const struct mflow_entry *e)
 /* Is every bit of a set in b? */
 static bool wc_within(const struct flow_key *a, const struct flow_key *b)
 {
-	const uint64_t *x = flow_u64(a), *y = flow_u64(b);
+	const flow_word *x = flow_u64(a), *y = flow_u64(b);
 
 	for (size_t i = 0; i < FLOW_U64S; i++)
 		if (x[i] & ~y[i])

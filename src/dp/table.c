@@ -98,8 +98,8 @@ static bool rule_selected(const struct rule *r, const struct ofctl_flow *f, bool
 	} else {
 		/* Non-strict: r's match is at least as specific as f's (every
 		 * packet r matches, f matches too). */
-		const uint64_t *rk = flow_u64(&r->cr.match.key), *rm = flow_u64(&r->cr.match.mask);
-		const uint64_t *fk = flow_u64(&f->match.key), *fm = flow_u64(&f->match.mask);
+		const flow_word *rk = flow_u64(&r->cr.match.key), *rm = flow_u64(&r->cr.match.mask);
+		const flow_word *fk = flow_u64(&f->match.key), *fm = flow_u64(&f->match.mask);
 
 		for (size_t i = 0; i < FLOW_U64S; i++)
 			if ((fm[i] & ~rm[i]) || (rk[i] & fm[i]) != fk[i])

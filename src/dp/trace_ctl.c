@@ -178,8 +178,7 @@ static int cmd_trace(struct ctl_req *req)
 	}
 	format_dpacts(out.acts.data, out.acts.len, &acts, outputs);
 	wc.mask = out.wc;
-	for (size_t i = 0; i < FLOW_U64S; i++)
-		((uint64_t *)&wc.key)[i] = flow_u64(&f.match.key)[i] & flow_u64(&out.wc)[i];
+	flow_key_and(&wc.key, &f.match.key, &out.wc);
 	ofctl_format_match(&mega, &wc, -1, port_name, NULL);
 	changed = changed_fields(&f.match.key, &out.final, &chg);
 	ctl_printf(req, "\nFinal flow: %s\nMegaflow: %s\nDatapath actions: %s\n",
