@@ -110,7 +110,8 @@ struct mflow_entry *mflow_insert(struct mflow *mf, const struct flow_match *matc
 	a = (struct mflow_actions *)(e + 1);
 	a->gc_next = NULL;
 	a->len = actions_len;
-	memcpy(a->data, actions, actions_len);
+	if (actions_len)	/* a drop megaflow has none, and maybe no buffer */
+		memcpy(a->data, actions, actions_len);
 	e->actions = a;
 	e->version = version;
 	e->created_ns = now_ns;
@@ -182,7 +183,8 @@ int mflow_update(struct mflow *mf, struct mflow_entry *e, const void *actions,
 		return -ENOMEM;
 	a->gc_next = NULL;
 	a->len = actions_len;
-	memcpy(a->data, actions, actions_len);
+	if (actions_len)
+		memcpy(a->data, actions, actions_len);
 	pthread_mutex_lock(&mf->lock);
 	old = (struct mflow_actions *)e->actions;
 	/* Release: the block is complete before PMDs can load it. */
