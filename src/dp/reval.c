@@ -131,7 +131,8 @@ static enum mflow_walk reval_cb(struct mflow_entry *e, void *arg)
 	if (xlate(&e->cr.match.key, &out) < 0)
 		goto remove_free;
 	old = mflow_actions(e);
-	same = old->len == out.acts.len && !memcmp(old->data, out.acts.data, out.acts.len) &&
+	same = old->len == out.acts.len &&
+	       (!old->len || !memcmp(old->data, out.acts.data, out.acts.len)) &&
 	       wc_within(&out.wc, &e->cr.match.mask);
 	dpact_buf_free(&out.acts);
 	if (!same)
