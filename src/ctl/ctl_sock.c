@@ -15,7 +15,9 @@
 
 #include "ctl.h"
 
-#define CTL_IN_MAX	(1 << 20)	/* one request line */
+/* One request line: add-flows sends a whole file (100k rules are ~8 MB); the
+ * socket is root-only, so the bound is against mistakes, not attackers. */
+#define CTL_IN_MAX	(128 << 20)
 #define CTL_OUT_MAX	(64 << 20)	/* replies queued to a slow reader */
 #define CTL_MAX_ARGS	64
 
