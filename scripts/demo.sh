@@ -6,7 +6,8 @@
 #   dpdk-testpmd virtio-user ---+-vhost-user-+  (guest-side virtio driver, two ports,
 #                                               cross-connected, packets circulating)
 #
-# Part 1: two network namespaces ping each other through the learning bridge.
+# Part 1: two network namespaces ping each other through the learning bridge
+# (the default flow, actions=normal), then a drop flow blocks ICMP.
 # Part 2: dpdk-testpmd's virtio-user driver (the guest side of virtio, in
 # userspace) drives two vhost-user ports at full rate for a few seconds.
 # Then `xvioctl show` and `xvioctl stats`. Everything started here is stopped
@@ -53,6 +54,18 @@ ip -n "$nsb" addr add 10.77.0.2/24 dev eth0
 ip -n "$nsb" link set eth0 up
 xc add-port vethB af_packet dev="$veth"
 ip netns exec "$nsa" ping -c 5 -i 0.2 10.77.0.2
+
+echo
+echo "== part 1b: a flow that drops ICMP from tapA, its counters, a trace, and its removal"
+xc add-flow "priority=100,icmp,in_port=tapA,actions=drop"
+if ip netns exec "$nsa" ping -c 3 -i 0.2 -W 1 10.77.0.2 >/dev/null; then
+	echo "demo: ping passed a drop flow"; exit 1
+fi
+echo "demo: ping blocked by the flow, as it should be"
+xc dump-flows
+xc trace "in_port=tapA,icmp,nw_src=10.77.0.1,nw_dst=10.77.0.2"
+xc del-flows --strict "priority=100,icmp,in_port=tapA"
+ip netns exec "$nsa" ping -c 2 -i 0.2 10.77.0.2 | tail -2
 
 echo
 echo "== part 2: dpdk-testpmd virtio-user ports drive two vhost-user ports"
