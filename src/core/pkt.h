@@ -125,6 +125,10 @@ static inline void pkt_free_bulk(struct pkt **pkts, uint16_t n)
 		pkt_free(pkts[i]);
 }
 
+/* A copy of p (data at the same headroom, all metadata) from the thread's
+ * pool, or NULL when it is empty: floods and mirrored outputs. */
+struct pkt *pkt_clone(const struct pkt *p);
+
 /* Room left before data, for pushing headers. */
 static inline uint16_t pkt_headroom(const struct pkt *p)
 {

@@ -63,3 +63,25 @@ uint32_t pkt_pool_avail(const struct pkt_pool *pool)
 {
 	return pool->n_free;
 }
+
+struct pkt *pkt_clone(const struct pkt *p)
+{
+	struct pkt *c = pkt_alloc();
+
+	if (unlikely(!c))
+		return NULL;
+	c->data = c->buf + (p->data - p->buf);
+	memcpy(c->data, p->data, p->len);
+	c->len = p->len;
+	c->in_port = p->in_port;
+	c->flags = p->flags;
+	c->csum_start = p->csum_start;
+	c->csum_offset = p->csum_offset;
+	c->gso_size = p->gso_size;
+	c->gso_type = p->gso_type;
+	c->l3_off = p->l3_off;
+	c->l4_off = p->l4_off;
+	c->hash = p->hash;
+	memcpy(c->meta, p->meta, sizeof(c->meta));
+	return c;
+}

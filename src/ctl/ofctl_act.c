@@ -186,8 +186,8 @@ static int parse_load(struct aparse *ap, char *arg)
 	if (r || !be_fits(be, f->n_bytes, n_bits))
 		return perr_set(ap->e, ERANGE, "%s->%s: value %s does not fit into %u bits", arg,
 				arrow + 2, arg, n_bits);
-	be_shl(be, f->n_bytes, ofs);
-	be_range(bm, f->n_bytes, ofs, n_bits);
+	mf_be_shl(be, f->n_bytes, ofs);
+	mf_be_range(bm, f->n_bytes, ofs, n_bits);
 	mf_be_to_member(f, be, v);
 	mf_be_to_member(f, bm, m);
 	return put_set_field(ap, f, v, m);

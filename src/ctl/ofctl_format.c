@@ -170,7 +170,7 @@ void ofctl_format_field(struct ds *ds, const struct mf_field *f, const uint8_t *
 
 	mf_member_to_be(f, v, bv);
 	mf_member_to_be(f, m, bm);
-	be_range(full, n, 0, f->n_bits);
+	mf_be_range(full, n, 0, f->n_bits);
 	exact = !memcmp(bm, full, n);
 
 	switch (f->string) {
@@ -513,7 +513,7 @@ static void format_set_field(struct ds *ds, const struct ofpact_set_field *sf,
 	mf_member_to_be(f, sf->value, bv);
 	mf_member_to_be(f, sf->mask, bm);
 	if (be_contiguous(bm, f->n_bytes, &ofs, &n_bits)) {
-		be_shr(bv, f->n_bytes, ofs);
+		mf_be_shr(bv, f->n_bytes, ofs);
 		ds_put_cstr(ds, "load:");
 		put_hex(ds, bv, f->n_bytes);
 		ds_put_cstr(ds, "->");

@@ -460,7 +460,7 @@ int ofctl_parse_field(const struct mf_field *f, char *s, bool allow_mask,
 			return perr_set(e, EINVAL, "%s: %s does not support masking", s, f->name);
 		*slash = '\0';
 	}
-	be_range(bm, n, 0, f->n_bits);	/* default: exact */
+	mf_be_range(bm, n, 0, f->n_bits);	/* default: exact */
 
 	switch (f->string) {
 	case MFS_DECIMAL:

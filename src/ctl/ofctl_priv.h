@@ -96,50 +96,6 @@ static inline bool be_fits(const uint8_t *a, size_t n, unsigned n_bits)
 	return true;
 }
 
-static inline void be_shl(uint8_t *a, size_t n, unsigned bits)
-{
-	size_t bytes = bits / 8;
-	unsigned b = bits % 8;
-
-	for (size_t i = 0; i < n && i < MF_MAX_BYTES; i++) {
-		size_t s = i + bytes;
-		uint8_t hi = s < n ? a[s] : 0, lo = s + 1 < n ? a[s + 1] : 0;
-
-		a[i] = b ? (uint8_t)(hi << b | lo >> (8 - b)) : hi;
-	}
-}
-
-static inline void be_shr(uint8_t *a, size_t n, unsigned bits)
-{
-	size_t bytes = bits / 8;
-	unsigned b = bits % 8;
-
-	for (size_t i = MIN(n, (size_t)MF_MAX_BYTES); i-- > 0;) {
-		uint8_t lo = i >= bytes ? a[i - bytes] : 0;
-		uint8_t hi = i >= bytes + 1 ? a[i - bytes - 1] : 0;
-
-		a[i] = b ? (uint8_t)(lo >> b | hi << (8 - b)) : lo;
-	}
-}
-
-/* Bits [ofs, ofs + n_bits) set, the rest clear. */
-static inline void be_range(uint8_t *a, size_t n, unsigned ofs, unsigned n_bits)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned lo = (unsigned)(n - 1 - i) * 8;
-		unsigned from = ofs > lo ? ofs - lo : 0;
-		unsigned to = ofs + n_bits > lo ? ofs + n_bits - lo : 0;
-
-		if (from >= 8 || to == 0) {
-			a[i] = 0;
-			continue;
-		}
-		if (to > 8)
-			to = 8;
-		a[i] = (uint8_t)(((1u << to) - 1) & ~((1u << from) - 1));
-	}
-}
-
 /* The lowest set bit and the number of bits of a contiguous run; false if
  * the set bits are not one run (or none). */
 static inline bool be_contiguous(const uint8_t *a, size_t n, unsigned *ofs, unsigned *n_bits)

@@ -627,33 +627,11 @@ static void drop_batch(struct dpact_ctx *ctx, int reason, struct batch *b)
 	(b)->n = j_; \
 } while (0)
 
-struct pkt *dpact_pkt_clone(const struct pkt *p)
-{
-	struct pkt *c = pkt_alloc();
-
-	if (unlikely(!c))
-		return NULL;
-	c->data = c->buf + (p->data - p->buf);
-	memcpy(c->data, p->data, p->len);
-	c->len = p->len;
-	c->in_port = p->in_port;
-	c->flags = p->flags;
-	c->csum_start = p->csum_start;
-	c->csum_offset = p->csum_offset;
-	c->gso_size = p->gso_size;
-	c->gso_type = p->gso_type;
-	c->l3_off = p->l3_off;
-	c->l4_off = p->l4_off;
-	c->hash = p->hash;
-	memcpy(c->meta, p->meta, sizeof(c->meta));
-	return c;
-}
-
 static void clone_batch(struct dpact_ctx *ctx, struct batch *dst, const struct batch *src)
 {
 	dst->n = 0;
 	for (uint16_t i = 0; i < src->n; i++) {
-		struct pkt *c = dpact_pkt_clone(src->p[i]);
+		struct pkt *c = pkt_clone(src->p[i]);
 
 		if (unlikely(!c)) {
 			COUNTER_ADD(ctx->drops[DPACT_DROP_CLONE_NO_BUF], 1);

@@ -58,26 +58,6 @@ void dp_flush(struct dp_pmd *ctx)
 	ctx->n_dirty = 0;
 }
 
-static struct pkt *pkt_clone(const struct pkt *p)
-{
-	struct pkt *c = pkt_alloc();
-
-	if (unlikely(!c))
-		return NULL;
-	memcpy(c->data, p->data, p->len);
-	c->len = p->len;
-	c->in_port = p->in_port;
-	c->flags = p->flags;
-	c->csum_start = p->csum_start;
-	c->csum_offset = p->csum_offset;
-	c->gso_size = p->gso_size;
-	c->gso_type = p->gso_type;
-	c->l3_off = p->l3_off;
-	c->l4_off = p->l4_off;
-	c->hash = p->hash;
-	return c;
-}
-
 /* Copy to every bridged port but the input; the last one gets the original. */
 static void flood(struct dp_pmd *ctx, const struct dp_conf *conf, uint16_t in_id, struct pkt *p)
 {

@@ -311,9 +311,6 @@ static inline void dpact_execute(struct dpact_ctx *ctx, struct pkt *p, const str
 	dpact_execute_batch(ctx, &p, &key, 1, acts, len);
 }
 
-/* Copy of p (data at the same headroom, all metadata) from the thread's
- * pool, or NULL when it is empty. */
-struct pkt *dpact_pkt_clone(const struct pkt *p);
 
 /* ---- id tables (groups, meters) ----
  * Open addressing, load ≤ 1/2, immutable once published. Every object stored

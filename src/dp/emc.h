@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "mflow.h"
+#include "parse.h"
 
 #define EMC_WAYS		4
 #define EMC_DEFAULT_ENTRIES	8192
@@ -61,20 +62,9 @@ void emc_set_insert_inv_prob(struct emc *emc, uint32_t inv_prob);
 /* The hash emc_lookup and emc_insert want: of the whole key. */
 static inline uint32_t emc_hash(const struct flow_key *key)
 {
-	const cls_u64 *k = cls_words(key);
-	/* Four independent chains: crc32 has 3 cycles of latency. */
-	uint32_t h0 = 0, h1 = 1, h2 = 2, h3 = 3;
-
-	for (size_t i = 0; i < FLOW_U64S; i += 4) {
-		h0 = cls_hash_add(h0, k[i]);
-		h1 = cls_hash_add(h1, k[i + 1]);
-		h2 = cls_hash_add(h2, k[i + 2]);
-		h3 = cls_hash_add(h3, k[i + 3]);
-	}
-	return cls_hash_finish(h0 ^ (h1 << 8 | h1 >> 24) ^ (h2 << 16 | h2 >> 16) ^ (h3 << 24 | h3 >> 8));
+	/* One whole-key hash in the tree: the parser's, vectorised. */
+	return flow_key_hash(key);
 }
-
-_Static_assert(FLOW_U64S % 4 == 0, "emc_hash unrolls by 4");
 
 static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b)
 {

@@ -309,6 +309,52 @@ static inline unsigned mf_n_bits(const struct mf_field *f)
 	return f->n_bits;	/* the table resolves 0 to the member's width */
 }
 
+/* n-byte big-endian integers of up to MF_MAX_BYTES, as the flow language and
+ * the registry handle field values: a <<= bits, a >>= bits, and the mask of
+ * bits [ofs, ofs + n_bits). */
+static inline void mf_be_shl(uint8_t *a, size_t n, unsigned bits)
+{
+	size_t bytes = bits / 8;
+	unsigned b = bits % 8;
+
+	for (size_t i = 0; i < n && i < MF_MAX_BYTES; i++) {
+		size_t s = i + bytes;
+		uint8_t hi = s < n ? a[s] : 0, lo = s + 1 < n ? a[s + 1] : 0;
+
+		a[i] = b ? (uint8_t)(hi << b | lo >> (8 - b)) : hi;
+	}
+}
+
+static inline void mf_be_shr(uint8_t *a, size_t n, unsigned bits)
+{
+	size_t bytes = bits / 8;
+	unsigned b = bits % 8;
+
+	for (size_t i = MIN(n, (size_t)MF_MAX_BYTES); i-- > 0;) {
+		uint8_t lo = i >= bytes ? a[i - bytes] : 0;
+		uint8_t hi = i >= bytes + 1 ? a[i - bytes - 1] : 0;
+
+		a[i] = b ? (uint8_t)(lo >> b | hi << (8 - b)) : lo;
+	}
+}
+
+static inline void mf_be_range(uint8_t *a, size_t n, unsigned ofs, unsigned n_bits)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned lo = (unsigned)(n - 1 - i) * 8;
+		unsigned from = ofs > lo ? ofs - lo : 0;
+		unsigned to = ofs + n_bits > lo ? ofs + n_bits - lo : 0;
+
+		if (from >= 8 || to == 0) {
+			a[i] = 0;
+			continue;
+		}
+		if (to > 8)
+			to = 8;
+		a[i] = (uint8_t)(((1u << to) - 1) & ~((1u << from) - 1));
+	}
+}
+
 /* The member bits the field covers. */
 void mf_field_mask(const struct mf_field *f, uint8_t mask[MF_MAX_BYTES]);
 /* BE view <-> member bytes. to_member drops bits above the field's width. */

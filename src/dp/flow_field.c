@@ -90,53 +90,12 @@ static void swap_bytes(const uint8_t *in, uint8_t *out, size_t n)
 		out[i] = in[n - 1 - i];
 }
 
-/* a <<= bits, within n bytes. */
-static void be_shl(uint8_t *a, size_t n, unsigned bits)
-{
-	size_t bytes = bits / 8;
-	unsigned b = bits % 8;
-
-	for (size_t i = 0; i < n && i < MF_MAX_BYTES; i++) {
-		size_t s = i + bytes;
-		uint8_t hi = s < n ? a[s] : 0, lo = s + 1 < n ? a[s + 1] : 0;
-
-		a[i] = b ? (uint8_t)(hi << b | lo >> (8 - b)) : hi;
-	}
-}
-
-static void be_shr(uint8_t *a, size_t n, unsigned bits)
-{
-	size_t bytes = bits / 8;
-	unsigned b = bits % 8;
-
-	for (size_t i = MIN(n, (size_t)MF_MAX_BYTES); i-- > 0;) {
-		uint8_t lo = i >= bytes ? a[i - bytes] : 0;
-		uint8_t hi = i >= bytes + 1 ? a[i - bytes - 1] : 0;
-
-		a[i] = b ? (uint8_t)(lo >> b | hi << (8 - b)) : lo;
-	}
-}
-
-/* Set bits [ofs, ofs + n_bits) of an n-byte BE integer, clear the rest. */
-static void be_range(uint8_t *a, size_t n, unsigned ofs, unsigned n_bits)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned lo_bit = (unsigned)(n - 1 - i) * 8;	/* bit index of a[i]'s LSB */
-		uint8_t v = 0;
-
-		for (unsigned b = 0; b < 8; b++)
-			if (lo_bit + b >= ofs && lo_bit + b < ofs + n_bits)
-				v |= (uint8_t)(1u << b);
-		a[i] = v;
-	}
-}
-
 void mf_field_mask(const struct mf_field *f, uint8_t mask[MF_MAX_BYTES])
 {
 	uint8_t be[MF_MAX_BYTES];
 
 	memset(mask, 0, MF_MAX_BYTES);
-	be_range(be, f->n_bytes, f->bit_ofs, f->n_bits);
+	mf_be_range(be, f->n_bytes, f->bit_ofs, f->n_bits);
 	if (!f->net_order && !host_is_be())
 		swap_bytes(be, mask, f->n_bytes);
 	else
@@ -148,10 +107,10 @@ void mf_be_to_member(const struct mf_field *f, const uint8_t *be, uint8_t *out)
 	uint8_t t[MF_MAX_BYTES], m[MF_MAX_BYTES];
 
 	memcpy(t, be, f->n_bytes);
-	be_range(m, f->n_bytes, 0, f->n_bits);
+	mf_be_range(m, f->n_bytes, 0, f->n_bits);
 	for (size_t i = 0; i < f->n_bytes; i++)
 		t[i] &= m[i];
-	be_shl(t, f->n_bytes, f->bit_ofs);
+	mf_be_shl(t, f->n_bytes, f->bit_ofs);
 	memset(out, 0, MF_MAX_BYTES);
 	if (!f->net_order && !host_is_be())
 		swap_bytes(t, out, f->n_bytes);
@@ -168,8 +127,8 @@ void mf_member_to_be(const struct mf_field *f, const uint8_t *in, uint8_t *be)
 		swap_bytes(in, be, f->n_bytes);
 	else
 		memcpy(be, in, f->n_bytes);
-	be_shr(be, f->n_bytes, f->bit_ofs);
-	be_range(m, f->n_bytes, 0, f->n_bits);
+	mf_be_shr(be, f->n_bytes, f->bit_ofs);
+	mf_be_range(m, f->n_bytes, 0, f->n_bits);
 	for (size_t i = 0; i < f->n_bytes; i++)
 		be[i] &= m[i];
 }
