@@ -240,6 +240,10 @@ class Relay:
 	def ready(self):
 		pass
 
+	def program(self):
+		"""Install the forwarding once the ports exist (flows.py overrides)."""
+		pass
+
 	def stop(self):
 		pass
 
@@ -274,13 +278,16 @@ class XviodRelay(Relay):
 			raise RuntimeError("xviod exited:\n" + logtail("relay-xviod"))
 		self.xctl("add-port", "p0", "vhost-user", f"path={self.s0}")
 		self.xctl("add-port", "p1", "vhost-user", f"path={self.s1}")
-		self.xctl("xconnect", "p0", "p1")
+		self.program()
 		wait_for(lambda: os.path.exists(self.s0) and os.path.exists(self.s1), 30,
 			 "xviod vhost sockets")
 
-	def xctl(self, *argv):
+	def program(self):
+		self.xctl("xconnect", "p0", "p1")
+
+	def xctl(self, *argv, timeout=30):
 		r = subprocess.run([self.args.xvioctl, "--ctl", self.ctl] + list(argv),
-				   capture_output=True, text=True, timeout=30)
+				   capture_output=True, text=True, timeout=timeout)
 		if r.returncode != 0:
 			raise RuntimeError(f"xvioctl {' '.join(argv)}: {r.stderr.strip()}")
 		return r.stdout
@@ -346,6 +353,9 @@ class OvsRelay(Relay):
 				   "Interface", f"vhu{i}", "type=dpdkvhostuserclient",
 				   f"options:vhost-server-path={s}", f"ofport_request={i}")
 		self.ofctl("del-flows", "br0")
+		self.program()
+
+	def program(self):
 		self.ofctl("add-flow", "br0", "in_port=1,actions=output:2")
 		self.ofctl("add-flow", "br0", "in_port=2,actions=output:1")
 
@@ -357,10 +367,10 @@ class OvsRelay(Relay):
 					   + logtail("ovs-vswitchd"))
 		return r.stdout
 
-	def ofctl(self, *argv):
+	def ofctl(self, *argv, timeout=30):
 		# ovs-ofctl finds br0.mgmt under OVS_RUNDIR
 		r = subprocess.run(["ovs-ofctl"] + list(argv), capture_output=True, text=True,
-				   env=self.env, timeout=30)
+				   env=self.env, timeout=timeout)
 		if r.returncode != 0:
 			raise RuntimeError(f"ovs-ofctl {' '.join(argv)}: {r.stderr.strip()}")
 		return r.stdout
@@ -420,6 +430,84 @@ def cpu_ticks(pid):
 		return None
 
 
+def measure(gen, relay, interval):
+	"""The generator's rx rate (Mpps, all ports) over interval seconds, and the
+	share of a CPU the generator and the relay process each got meanwhile."""
+	pids = {"gen": gen.p.pid, "relay": relay.pid()}
+	c0 = {k: cpu_ticks(v) for k, v in pids.items()}
+	n0, t0 = gen.rx_packets()
+	time.sleep(interval)
+	n1, t1 = gen.rx_packets()
+	c1 = {k: cpu_ticks(v) for k, v in pids.items()}
+	if n1 == n0:
+		raise RuntimeError("no packets arrived:\n" + logtail("gen"))
+	# Each of the two busy-polls its core: a share well under 1.0 means
+	# something else ran on that core and the figure is low.
+	hz = os.sysconf("SC_CLK_TCK")
+	share = {k: round((c1[k] - c0[k]) / hz / (t1 - t0), 2)
+		 for k in pids if c0[k] is not None and c1[k] is not None}
+	return (n1 - n0) / (t1 - t0) / 1e6, share
+
+
+def wait_quiet(args):
+	"""Wait up to args.wait_quiet s for the machine to be < 5 % busy; return
+	the last busy fraction seen (warns if still busy)."""
+	b = cpu_busy()
+	end = time.monotonic() + args.wait_quiet
+	while b > 0.05 and time.monotonic() < end:
+		b = cpu_busy(2.0)
+	if b > 0.05:
+		log(f"warning: machine {b:.0%} busy before the run: figures are skewed")
+	return b
+
+
+def find_tools(args, prog):
+	"""Fill args.xviod/args.xvioctl from build/ or /tmp/build-bench/."""
+	for k in ("xviod", "xvioctl"):
+		if not getattr(args, k):
+			for b in ("build", "/tmp/build-bench"):
+				p = os.path.join(REPO, b, k)
+				if os.access(p, os.X_OK):
+					setattr(args, k, p)
+					break
+		if not getattr(args, k) or not os.access(getattr(args, k), os.X_OK):
+			sys.exit(f"{prog}: {k} not found (build it, or --{k} PATH / ${k.upper()})")
+
+
+def check_env(prog, need_ovs):
+	if os.geteuid() != 0:
+		sys.exit(f"{prog}: needs root (hugepages, vhost-user sockets, taskset)")
+	if not os.access(TESTPMD, os.X_OK):
+		sys.exit(f"{prog}: dpdk-testpmd missing (Debian package dpdk-dev)")
+	if os.cpu_count() < 2:
+		sys.exit(f"{prog}: needs 2 CPUs")
+	if need_ovs and not os.access(OVS_VSWITCHD, os.X_OK):
+		sys.exit(f"{prog}: ovs-vswitchd-dpdk missing (Debian package openvswitch-switch-dpdk)")
+
+
+def init_run(args):
+	"""Temp dir, clean-up on any exit (processes, hugepages), hugepages."""
+	global tmpdir, verbose
+	verbose = args.verbose
+	tmpdir = tempfile.mkdtemp(prefix="xvio-bench-")
+	cleanup.keep = args.keep
+	atexit.register(cleanup)
+	for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+		signal.signal(sig, lambda s, f: sys.exit(128 + s))
+	hugepages_setup(args)
+
+
+def machine_cpu():
+	with open("/proc/cpuinfo") as f:
+		m = re.search(r"model name\s*:\s*(.*)", f.read())
+	return m.group(1) if m else ""
+
+
+def git_rev():
+	return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+			      capture_output=True, text=True).stdout.strip() or "uncommitted"
+
+
 def run_once(args, name, size):
 	d = tempfile.mkdtemp(prefix=f"{name}-{size}-", dir=tmpdir)
 	relay = RELAY_CLASS[name](args, d)
@@ -433,22 +521,9 @@ def run_once(args, name, size):
 		gen.cmd(f"set burst {args.burst}")
 		gen.cmd(f"start tx_first {args.tx_first}")
 		time.sleep(args.warmup)
-		pids = {"gen": gen.p.pid, "relay": relay.pid()}
-		c0 = {k: cpu_ticks(v) for k, v in pids.items()}
-		n0, t0 = gen.rx_packets()
-		time.sleep(args.interval)
-		n1, t1 = gen.rx_packets()
-		c1 = {k: cpu_ticks(v) for k, v in pids.items()}
-		mpps = (n1 - n0) / (t1 - t0) / 1e6
-		# Each of the two busy-polls its core: a share well under 1.0 means
-		# something else ran on that core and the figure is low.
-		hz = os.sysconf("SC_CLK_TCK")
-		share = {k: round((c1[k] - c0[k]) / hz / (t1 - t0), 2)
-			 for k in pids if c0[k] is not None and c1[k] is not None}
+		mpps, share = measure(gen, relay, args.interval)
 		extra = relay.stats() if name == "xviod" and args.verbose else None
 		gen.cmd("stop", timeout=30)
-		if n1 == n0:
-			raise RuntimeError("no packets circulated:\n" + logtail("gen"))
 		if extra:
 			vlog(json.dumps(extra))
 		return mpps, share
@@ -522,7 +597,6 @@ def plot(summary, sizes, path, title):
 # ---------------------------------------------------------------- main
 
 def main():
-	global tmpdir, verbose
 	ap = argparse.ArgumentParser(description=__doc__,
 				     formatter_class=argparse.RawDescriptionHelpFormatter)
 	ap.add_argument("--only", action="append", choices=RELAYS,
@@ -547,38 +621,16 @@ def main():
 	ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
 	ap.add_argument("-v", "--verbose", action="store_true")
 	args = ap.parse_args()
-	verbose = args.verbose
 	if args.quick:
 		args.reps, args.interval, args.warmup = 1, 3.0, 1.0
 		args.wait_quiet = min(args.wait_quiet, 10)
 	sizes = [int(s) for s in args.sizes.split(",")]
 	names = [n for n in RELAYS if n in (args.only or RELAYS)]
 
-	if os.geteuid() != 0:
-		sys.exit("relay.py: needs root (hugepages, vhost-user sockets, taskset)")
-	if not os.access(TESTPMD, os.X_OK):
-		sys.exit("relay.py: dpdk-testpmd missing (Debian package dpdk-dev)")
-	if os.cpu_count() < 2:
-		sys.exit("relay.py: needs 2 CPUs")
+	check_env("relay.py", "ovs" in names)
 	if "xviod" in names:
-		for k in ("xviod", "xvioctl"):
-			if not getattr(args, k):
-				for b in ("build", "/tmp/build-bench"):
-					p = os.path.join(REPO, b, k)
-					if os.access(p, os.X_OK):
-						setattr(args, k, p)
-						break
-			if not getattr(args, k) or not os.access(getattr(args, k), os.X_OK):
-				sys.exit(f"relay.py: {k} not found (build it, or --{k} PATH / ${k.upper()})")
-	if "ovs" in names and not os.access(OVS_VSWITCHD, os.X_OK):
-		sys.exit("relay.py: ovs-vswitchd-dpdk missing (Debian package openvswitch-switch-dpdk)")
-
-	tmpdir = tempfile.mkdtemp(prefix="xvio-bench-")
-	cleanup.keep = args.keep
-	atexit.register(cleanup)
-	for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-		signal.signal(sig, lambda s, f: sys.exit(128 + s))
-	hugepages_setup(args)
+		find_tools(args, "relay.py")
+	init_run(args)
 
 	res = {n: {s: [] for s in sizes} for n in names}
 	errors = []
@@ -588,13 +640,8 @@ def main():
 	for rep in range(args.reps):
 		for size in sizes:
 			for name in names:
-				b = cpu_busy()
-				end = time.monotonic() + args.wait_quiet
-				while b > 0.05 and time.monotonic() < end:
-					b = cpu_busy(2.0)
+				b = wait_quiet(args)
 				busy.append(b)
-				if b > 0.05:
-					log(f"warning: machine {b:.0%} busy before the run: figures are skewed")
 				try:
 					m, share = run_once(args, name, size)
 					res[name][size].append(m)
@@ -612,10 +659,7 @@ def main():
 
 	summary = summarize(res)
 	now = datetime.datetime.now()
-	cpu = ""
-	with open("/proc/cpuinfo") as f:
-		m = re.search(r"model name\s*:\s*(.*)", f.read())
-		cpu = m.group(1) if m else ""
+	cpu = machine_cpu()
 	cmdline = "bench/relay.sh " + " ".join(sys.argv[1:])
 	setup = (f"{args.reps} reps × {args.interval:g} s, memory {args.mem}, ring {args.ring}, "
 		 f"tx_first {args.tx_first}×{args.burst} pkts/port, generator core {GEN_CPU}, "
@@ -634,8 +678,7 @@ def main():
 		return 1 if errors else 0
 	os.makedirs(args.out, exist_ok=True)
 	stamp = now.strftime("%Y%m%d-%H%M%S")
-	git = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-			     capture_output=True, text=True).stdout.strip() or "uncommitted"
+	git = git_rev()
 	md = os.path.join(args.out, f"relay-{stamp}.md")
 	with open(md, "w") as f:
 		f.write(f"# vhost loopback relay, {now:%Y-%m-%d %H:%M}\n\n`{cmdline}` "
