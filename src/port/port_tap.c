@@ -102,17 +102,33 @@ static int tap_rxq_notify_fd(struct port *port, uint16_t qid)
 	return ((struct tap *)port->priv)->fd;
 }
 
+/* A tap whose device was moved into another network namespace (the usual
+ * way to give a namespace or container its end) is still ours through the
+ * fd, but its name no longer resolves here. */
+static bool tap_elsewhere(const struct tap *t)
+{
+	return netdev_get_flags(t->dev) == -ENODEV;
+}
+
 static void tap_show(struct port *port, json_t *obj)
 {
 	struct tap *t = port->priv;
 
 	netdev_show(t->dev, obj);
+	if (tap_elsewhere(t)) {
+		json_object_set_new(obj, "link", json_string("up (device in another network namespace)"));
+		json_object_del(obj, "ifindex");
+	}
 	json_object_set_new(obj, "created", json_boolean(t->created));
 }
 
 static bool tap_link_up(struct port *port)
 {
-	return netdev_link_up(((struct tap *)port->priv)->dev);
+	struct tap *t = port->priv;
+
+	/* In another namespace its state is not ours to read; the fd is
+	 * attached and frames flow, so the port is up. */
+	return netdev_link_up(t->dev) || tap_elsewhere(t);
 }
 
 static void tap_close(struct port *port)
