@@ -340,5 +340,12 @@ static inline void *dpact_idtab_find(const struct dpact_idtab *t, uint32_t id)
 
 /* Control: a table of n objects (NULL + errno on ENOMEM). */
 struct dpact_idtab *dpact_idtab_build(void *const *objs, uint32_t n);
+/* Control: publish *tab with add put in and gone taken out (either may be
+ * NULL), wait a grace period, then free the old table and gone. 0, or
+ * -ENOMEM with nothing changed. */
+int dpact_idtab_replace(struct dpact_idtab **tab, void *add, void *gone,
+			void (*free_obj)(void *));
+/* Control: empty *tab, wait a grace period, free every object. */
+void dpact_idtab_clear(struct dpact_idtab **tab, void (*free_obj)(void *));
 
 #endif

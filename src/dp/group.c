@@ -38,6 +38,46 @@ struct dpact_idtab *dpact_idtab_build(void *const *objs, uint32_t n)
 	return t;
 }
 
+int dpact_idtab_replace(struct dpact_idtab **tab, void *add, void *gone,
+			void (*free_obj)(void *))
+{
+	const struct dpact_idtab *cur = *tab;
+	uint32_t n = 0, cap = (cur ? cur->n : 0) + 1;
+	struct dpact_idtab *t;
+	void **objs = malloc(cap * sizeof(*objs));
+
+	if (!objs)
+		return -ENOMEM;
+	for (uint32_t i = 0; cur && i <= cur->mask; i++)
+		if (cur->slot[i] && cur->slot[i] != gone)
+			objs[n++] = cur->slot[i];
+	if (add)
+		objs[n++] = add;
+	t = dpact_idtab_build(objs, n);
+	free(objs);
+	if (!t)
+		return -ENOMEM;
+	/* Release: the objects' contents are visible before the table. */
+	rcu_assign_pointer(*tab, t);
+	synchronize_rcu();
+	free((void *)cur);
+	if (gone)
+		free_obj(gone);
+	return 0;
+}
+
+void dpact_idtab_clear(struct dpact_idtab **tab, void (*free_obj)(void *))
+{
+	struct dpact_idtab *cur = *tab;
+
+	rcu_assign_pointer(*tab, NULL);
+	synchronize_rcu();
+	for (uint32_t i = 0; cur && i <= cur->mask; i++)
+		if (cur->slot[i])
+			free_obj(cur->slot[i]);
+	free(cur);
+}
+
 /* ---- the PMD side ---- */
 
 struct group *group_lookup(uint32_t id)
@@ -215,30 +255,14 @@ err_free:
 
 /* Publish the current groups with `add` added and `gone` removed, then free
  * `gone` once no PMD can hold it. */
+static void group_free_obj(void *g)
+{
+	group_free(g);
+}
+
 static int publish(struct group *add, struct group *gone)
 {
-	const struct dpact_idtab *cur = group_tab_rcu;
-	uint32_t n = 0, cap = (cur ? cur->n : 0) + 1;
-	struct dpact_idtab *t;
-	void **objs = malloc(cap * sizeof(*objs));
-
-	if (!objs)
-		return -ENOMEM;
-	for (uint32_t i = 0; cur && i <= cur->mask; i++)
-		if (cur->slot[i] && cur->slot[i] != gone)
-			objs[n++] = cur->slot[i];
-	if (add)
-		objs[n++] = add;
-	t = dpact_idtab_build(objs, n);
-	free(objs);
-	if (!t)
-		return -ENOMEM;
-	/* Release: the groups' contents are visible before the table. */
-	rcu_assign_pointer(group_tab_rcu, t);
-	synchronize_rcu();
-	free((void *)cur);
-	group_free(gone);
-	return 0;
+	return dpact_idtab_replace(&group_tab_rcu, add, gone, group_free_obj);
 }
 
 void group_set_compile(group_compile_fn *fn)
@@ -280,14 +304,8 @@ int group_mod(uint32_t id, enum group_type type, const struct group_bucket_spec 
 
 int group_del(uint32_t id)
 {
-	struct dpact_idtab *cur = group_tab_rcu;
-
 	if (id == OFPG_ALL) {
-		rcu_assign_pointer(group_tab_rcu, NULL);
-		synchronize_rcu();
-		for (uint32_t i = 0; cur && i <= cur->mask; i++)
-			group_free(cur->slot[i]);
-		free(cur);
+		dpact_idtab_clear(&group_tab_rcu, group_free_obj);
 		return 0;
 	}
 	if (!group_find(id))

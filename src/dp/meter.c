@@ -147,29 +147,14 @@ static struct meter *meter_build(uint32_t id, uint32_t flags, const struct meter
 
 _Static_assert(sizeof(struct meter_ctr) % CACHE_LINE == 0, "one line-aligned slot per PMD");
 
+static void meter_free_obj(void *m)
+{
+	meter_free(m);
+}
+
 static int publish(struct meter *add, struct meter *gone)
 {
-	const struct dpact_idtab *cur = meter_tab_rcu;
-	uint32_t n = 0, cap = (cur ? cur->n : 0) + 1;
-	struct dpact_idtab *t;
-	void **objs = malloc(cap * sizeof(*objs));
-
-	if (!objs)
-		return -ENOMEM;
-	for (uint32_t i = 0; cur && i <= cur->mask; i++)
-		if (cur->slot[i] && cur->slot[i] != gone)
-			objs[n++] = cur->slot[i];
-	if (add)
-		objs[n++] = add;
-	t = dpact_idtab_build(objs, n);
-	free(objs);
-	if (!t)
-		return -ENOMEM;
-	rcu_assign_pointer(meter_tab_rcu, t);	/* release: meter contents first */
-	synchronize_rcu();
-	free((void *)cur);
-	meter_free(gone);
-	return 0;
+	return dpact_idtab_replace(&meter_tab_rcu, add, gone, meter_free_obj);
 }
 
 int meter_add(uint32_t id, uint32_t flags, const struct meter_band_spec *bands, uint32_t n)
@@ -206,14 +191,8 @@ int meter_mod(uint32_t id, uint32_t flags, const struct meter_band_spec *bands, 
 
 int meter_del(uint32_t id)
 {
-	struct dpact_idtab *cur = meter_tab_rcu;
-
 	if (id == METER_ALL) {
-		rcu_assign_pointer(meter_tab_rcu, NULL);
-		synchronize_rcu();
-		for (uint32_t i = 0; cur && i <= cur->mask; i++)
-			meter_free(cur->slot[i]);
-		free(cur);
+		dpact_idtab_clear(&meter_tab_rcu, meter_free_obj);
 		return 0;
 	}
 	if (!meter_find(id))
