@@ -11,6 +11,8 @@
  * the same match, or removing the head) is a single release store of the
  * slot's rule pointer: the words of the group are the same.
  */
+#include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,7 @@ struct cls_subtable {
 	uint32_t n_words;
 	uint8_t idx[FLOW_U64S];		/* words of flow_key the mask touches */
 	uint64_t mw[FLOW_U64S];		/* the mask's words, packed like idx */
+	uint8_t plen[CLS_N_TRIES];	/* prefix length on a tracked field, 0 = none */
 	/* Writer side. */
 	struct cls_subtable *map_next;
 	uint32_t mask_hash;
@@ -62,6 +65,57 @@ struct cls_vec {
 	uint32_t n;
 	struct cls_vec_ent e[];
 };
+
+/* A node at depth d stands for a d-bit prefix (MSB first, host order). */
+struct cls_trie_node {
+	struct cls_gc gc;			/* retired alone when pruned */
+	struct cls_trie_node *child[2];		/* RCU: linked once complete */
+	uint32_t n_rules;			/* with exactly this prefix (atomic) */
+	uint32_t pad;
+};
+
+static const size_t trie_off[CLS_N_TRIES] = {
+	offsetof(struct flow_key, nw_src),
+	offsetof(struct flow_key, nw_dst),
+};
+
+/* The tracked field of k, host order. */
+static inline uint32_t trie_field(const struct flow_key *k, unsigned f)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)k + trie_off[f], sizeof(v));
+	return ntohl(v);
+}
+
+/* Network-order mask of the first n bits. */
+static inline uint32_t prefix_mask(unsigned n)
+{
+	return n == 0 ? 0 : htonl(~0u << (32 - n));
+}
+
+/* Reader: walk the trie with address a. Returns the set of prefix lengths
+ * (bit L for length L) some rule has along a's path; *checked gets the number
+ * of leading bits of a the walk depended on. */
+static inline uint64_t trie_lookup(const struct cls_trie_node *n, uint32_t a, unsigned *checked)
+{
+	uint64_t plens = 0;
+	unsigned d = 0;
+
+	for (;;) {
+		if (__atomic_load_n(&n->n_rules, __ATOMIC_RELAXED))
+			plens |= 1ull << d;
+		if (d == 32)
+			break;
+		/* Acquire: a node is complete before it is linked. */
+		n = __atomic_load_n(&n->child[(a >> (31 - d)) & 1], __ATOMIC_ACQUIRE);
+		d++;
+		if (!n)
+			break;
+	}
+	*checked = d;
+	return plens;
+}
 
 static inline struct cls_slot *slot_at(const struct cls_stab *t, uint32_t i)
 {
@@ -117,6 +171,47 @@ static inline struct cls_rule *st_lookup(const struct cls_subtable *st, const cl
 	}
 }
 
+/* Reader: whether prefix tracking rules st out for key. If so, the bits the
+ * deciding trie walk examined go into wc. tp caches the walks (plens bit 63
+ * set = walked; lengths are at most 32). */
+struct trie_ctx {
+	uint64_t plens[CLS_N_TRIES];
+	unsigned checked[CLS_N_TRIES];
+};
+
+static inline bool trie_skip(const struct cls *c, const struct cls_subtable *st,
+			     const struct flow_key *key, struct flow_key *wc, struct trie_ctx *tc)
+{
+	for (unsigned f = 0; f < CLS_N_TRIES; f++) {
+		unsigned L = st->plen[f];
+		const struct cls_trie_node *root;
+
+		if (L == 0)
+			continue;
+		if (!(tc->plens[f] >> 63)) {
+			root = __atomic_load_n(&c->trie[f], __ATOMIC_ACQUIRE);
+			if (!root) {
+				/* Off (never while st has a plen, but be safe). */
+				tc->plens[f] = ~0ull;
+				tc->checked[f] = 0;
+				continue;
+			}
+			tc->plens[f] = trie_lookup(root, trie_field(key, f), &tc->checked[f]) | 1ull << 63;
+		}
+		if (!(tc->plens[f] & (1ull << L))) {
+			if (wc) {
+				uint32_t m = prefix_mask(tc->checked[f]), w;
+
+				memcpy(&w, (char *)wc + trie_off[f], sizeof(w));
+				w |= m;
+				memcpy((char *)wc + trie_off[f], &w, sizeof(w));
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
 const struct cls_rule *cls_lookup(const struct cls *c, const struct flow_key *key,
 				  struct flow_key *wc)
 {
@@ -124,6 +219,7 @@ const struct cls_rule *cls_lookup(const struct cls *c, const struct flow_key *ke
 	const cls_u64 *k = cls_words(key);
 	cls_u64 *wcw = wc ? (cls_u64 *)(void *)wc : NULL;
 	const struct cls_rule *best = NULL;
+	struct trie_ctx tc = { { 0 } };
 
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct cls_subtable *st = v->e[i].st;
@@ -131,6 +227,8 @@ const struct cls_rule *cls_lookup(const struct cls *c, const struct flow_key *ke
 
 		if (best && best->priority >= v->e[i].max_pri)
 			break;
+		if ((st->plen[0] | st->plen[1]) && trie_skip(c, st, key, wc, &tc))
+			continue;
 		if (wcw)
 			for (uint32_t j = 0; j < st->n_words; j++)
 				wcw[st->idx[j]] |= st->mw[j];
@@ -167,6 +265,125 @@ static void retire(struct cls *c, struct cls_gc *g, size_t bytes)
 	g->next = c->gc;
 	c->gc = g;
 	c->n_gc_bytes += bytes;
+}
+
+/* ---- prefix tries, writer side ---- */
+
+static struct cls_trie_node *trie_node_new(void)
+{
+	return calloc(1, sizeof(struct cls_trie_node));
+}
+
+/* Count one rule with prefix a/L (host order, 1 <= L <= 32) in trie f.
+ * Missing nodes are built as a private chain, then linked with one release
+ * store. 0 or -ENOMEM (trie unchanged). */
+static int trie_add(struct cls *c, unsigned f, uint32_t a, unsigned L)
+{
+	struct cls_trie_node *n = c->trie[f];
+	unsigned d = 0;
+
+	while (d < L && n->child[(a >> (31 - d)) & 1]) {
+		n = n->child[(a >> (31 - d)) & 1];
+		d++;
+	}
+	if (d == L) {
+		__atomic_store_n(&n->n_rules, n->n_rules + 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	/* Chain for depths d+1..L, built bottom-up. */
+	struct cls_trie_node *chain = NULL;
+
+	for (unsigned e = L; e > d; e--) {
+		struct cls_trie_node *x = trie_node_new();
+
+		if (!x) {
+			while (chain) {
+				struct cls_trie_node *nx = chain->child[0] ? chain->child[0] : chain->child[1];
+
+				free(chain);
+				chain = nx;
+			}
+			return -ENOMEM;
+		}
+		if (e == L)
+			x->n_rules = 1;
+		else
+			x->child[(a >> (31 - e)) & 1] = chain;
+		chain = x;
+	}
+	/* Release: the chain is complete before readers can reach it. */
+	__atomic_store_n(&n->child[(a >> (31 - d)) & 1], chain, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Uncount one rule with prefix a/L; prune nodes left useless. */
+static void trie_del(struct cls *c, unsigned f, uint32_t a, unsigned L)
+{
+	struct cls_trie_node *path[33];
+	struct cls_trie_node *n = c->trie[f];
+
+	path[0] = n;
+	for (unsigned d = 0; d < L; d++) {
+		n = n->child[(a >> (31 - d)) & 1];
+		path[d + 1] = n;
+	}
+	__atomic_store_n(&n->n_rules, n->n_rules - 1, __ATOMIC_RELAXED);
+	for (unsigned d = L; d > 0; d--) {
+		struct cls_trie_node *x = path[d];
+
+		if (x->n_rules || x->child[0] || x->child[1])
+			break;
+		/* Readers already on x may go on reading it until it is freed
+		 * after a grace period. */
+		__atomic_store_n(&path[d - 1]->child[(a >> (32 - d)) & 1], NULL, __ATOMIC_RELAXED);
+		retire(c, &x->gc, sizeof(*x));
+	}
+}
+
+static void trie_free(struct cls_trie_node *n)
+{
+	if (!n)
+		return;
+	trie_free(n->child[0]);
+	trie_free(n->child[1]);
+	free(n);
+}
+
+/* Add (or, with del, remove) r's prefixes to the tries. */
+static int rule_tries(struct cls *c, const struct cls_subtable *st, const struct cls_rule *r, bool del)
+{
+	for (unsigned f = 0; f < CLS_N_TRIES; f++) {
+		if (!st->plen[f])
+			continue;
+		if (del) {
+			trie_del(c, f, trie_field(&r->match.key, f), st->plen[f]);
+		} else if (trie_add(c, f, trie_field(&r->match.key, f), st->plen[f])) {
+			while (f-- > 0)
+				if (st->plen[f])
+					trie_del(c, f, trie_field(&r->match.key, f), st->plen[f]);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int cls_set_prefix_tracking(struct cls *c, bool on)
+{
+	if (c->n_rules || c->n_subs)
+		return -EBUSY;
+	for (unsigned f = 0; f < CLS_N_TRIES; f++) {
+		if (on && !c->trie[f]) {
+			if (!(c->trie[f] = trie_node_new()))
+				return -ENOMEM;
+		} else if (!on && c->trie[f]) {
+			/* Empty: just the root. Readers may hold it. */
+			struct cls_trie_node *root = c->trie[f];
+
+			__atomic_store_n(&c->trie[f], NULL, __ATOMIC_RELEASE);
+			retire(c, &root->gc, sizeof(*root));
+		}
+	}
+	return 0;
 }
 
 struct cls_gc *cls_gc_detach(struct cls *c)
@@ -325,6 +542,13 @@ static struct cls_subtable *sub_create(struct cls *c, const struct flow_key *mas
 			st->mw[st->n_words++] = m[i];
 		}
 	}
+	for (unsigned f = 0; f < CLS_N_TRIES; f++) {
+		uint32_t pm = trie_field(mask, f);
+
+		/* A CIDR prefix: the complement is a run of low bits. */
+		if (c->trie[f] && pm && (~pm & (~pm + 1)) == 0)
+			st->plen[f] = (uint8_t)__builtin_popcount(pm);
+	}
 	if (stab_rebuild(c, st, 1)) {
 		free(st);
 		return NULL;
@@ -432,6 +656,10 @@ int cls_init(struct cls *c)
 		return -ENOMEM;
 	}
 	c->map_mask = 15;
+	if (cls_set_prefix_tracking(c, true)) {
+		cls_destroy(c);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -444,6 +672,8 @@ void cls_destroy(struct cls *c)
 	free(c->subs);
 	free(c->map);
 	free(c->vec);
+	for (unsigned f = 0; f < CLS_N_TRIES; f++)
+		trie_free(c->trie[f]);
 	cls_gc_free(cls_gc_detach(c));
 	memset(c, 0, sizeof(*c));
 }
@@ -485,6 +715,9 @@ int cls_insert(struct cls *c, struct cls_rule *r)
 	st = sub_find(c, &r->match.mask, h);
 	if (!st && !(st = sub_create(c, &r->match.mask, h)))
 		return -ENOMEM;
+	/* Before r can be found: a reader's tries never lack a rule. */
+	if (rule_tries(c, st, r, false))
+		return -ENOMEM;
 
 	h = masked_words(st, k, buf);
 	r->hash = h;
@@ -511,8 +744,10 @@ int cls_insert(struct cls *c, struct cls_rule *r)
 		struct cls_stab *t = st->tab;
 
 		if ((t->n_used + 1) * 2 > t->n_slots) {
-			if (stab_rebuild(c, st, t->n_live + 1))
+			if (stab_rebuild(c, st, t->n_live + 1)) {
+				rule_tries(c, st, r, true);
 				return -ENOMEM;
+			}
 			t = st->tab;
 			stab_find(t, buf, st->n_words, h, &e);
 		}
@@ -559,6 +794,7 @@ void cls_remove(struct cls *c, struct cls_rule *r)
 			p = p->dup_next;
 		p->dup_next = r->dup_next;
 	}
+	rule_tries(c, st, r, true);
 	c->n_rules--;
 	if (--st->n_rules == 0) {
 		c->dirty = true;

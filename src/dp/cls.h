@@ -24,6 +24,21 @@
  * packet that agrees with the looked-up one on the bits of wc gets the same
  * answer; that is what makes a megaflow built from wc correct.
  *
+ * Prefix tracking (as OVS's classifier does): for nw_src and nw_dst, cls keeps
+ * a binary trie of every rule's prefix on that field (rules whose mask there
+ * is a CIDR prefix). A lookup walks the trie with the packet's address, MSB
+ * first, and learns the set of prefix lengths some rule has along the
+ * packet's path, having examined only the bits down to where the address
+ * leaves the trie. A subtable whose mask is a prefix of a length not in that
+ * set cannot match and is skipped; it contributes to wc only the examined
+ * bits of that field (any packet agreeing on them walks the same path and
+ * skips it too), not its whole mask. So a table of long non-matching prefixes
+ * no longer makes every megaflow exact on the addresses. The tries are
+ * updated in place by the writer (nodes are only linked once complete, and
+ * unlinked ones are retired like other memory), before a rule becomes
+ * visible on insert, after on remove: a reader's trie never lacks a rule it
+ * could find.
+ *
  * Thread-safety. One writer at a time (the caller serialises cls_init,
  * cls_insert, cls_remove, cls_defer, cls_publish, cls_find_exact, cursors,
  * cls_gc_*); any number of concurrent readers calling cls_lookup*() with no
@@ -76,6 +91,10 @@ struct cls_gc {
 
 struct cls_vec;
 struct cls_submap;
+struct cls_trie_node;
+
+/* Prefix-tracked fields (IPv4 nw_src, nw_dst). */
+#define CLS_N_TRIES	2
 
 struct cls {
 	struct cls_vec *vec;		/* RCU: what readers search */
@@ -89,6 +108,10 @@ struct cls {
 	bool dirty;			/* vector needs republishing */
 	struct cls_gc *gc;		/* retired, free after a grace period */
 	size_t n_gc_bytes;
+	/* Prefix tracking: per field, a binary trie (root = empty prefix, RCU)
+	 * counting the rules whose mask on that field is a prefix of length
+	 * 1..32. NULL roots: tracking off. */
+	struct cls_trie_node *trie[CLS_N_TRIES];
 };
 
 /* 0 or -ENOMEM. */
@@ -101,6 +124,11 @@ void cls_destroy(struct cls *c);
 int cls_insert(struct cls *c, struct cls_rule *r);
 /* r must be inserted in c. */
 void cls_remove(struct cls *c, struct cls_rule *r);
+
+/* Prefix tracking is on after cls_init(); a classifier that never uses
+ * cls_lookup() (the megaflow cache) may turn it off while empty, to save the
+ * trie upkeep on insert and remove. 0, -EBUSY (not empty) or -ENOMEM. */
+int cls_set_prefix_tracking(struct cls *c, bool on);
 
 /* Defer republishing the subtable vector until cls_publish() (nestable). */
 void cls_defer(struct cls *c);
@@ -120,7 +148,8 @@ static inline size_t cls_count(const struct cls *c)
 /*
  * Reader side. The best (highest priority) rule matching key, or NULL.
  * If wc is not NULL, the masks of the subtables probed are ORed into it (the
- * caller zeroes it first). The rule is valid until the caller's next
+ * caller zeroes it first), and for subtables skipped by prefix tracking the
+ * address bits the trie walk examined. The rule is valid until the caller's next
  * quiescent state.
  */
 const struct cls_rule *cls_lookup(const struct cls *c, const struct flow_key *key,

@@ -19,6 +19,9 @@ int mflow_init(struct mflow *mf, uint32_t n_pmds, uint32_t max_entries)
 	mf->max_entries = max_entries;
 	if (cls_init(&mf->cls))
 		return -ENOMEM;
+	/* Megaflows never overlap and are found with cls_lookup_first, which
+	 * needs no wildcards: prefix tries would be upkeep for nothing. */
+	cls_set_prefix_tracking(&mf->cls, false);
 	pthread_mutex_init(&mf->lock, NULL);
 	mf->free_ids = malloc(max_entries * sizeof(*mf->free_ids));
 	if (!mf->free_ids)

@@ -284,9 +284,15 @@ static void test_basic(void **state)
 
 	/* wc gets the probed subtable's mask, hit or miss. */
 	memset(&wc, 0, sizeof(wc));
+	pkt.nw_dst = htonl(0x0a000107);
+	assert_ptr_equal(cls_lookup(&c, &pkt, &wc), &b->cr);
+	assert_int_equal(wc.nw_dst, prefix32(24));
+	/* Unless prefix tracking skips it: 0x0b leaves the trie (0x0a) at
+	 * bit 7, so only the first 8 bits matter. */
+	memset(&wc, 0, sizeof(wc));
 	pkt.nw_dst = htonl(0x0b000000);
 	assert_null(cls_lookup(&c, &pkt, &wc));
-	assert_int_equal(wc.nw_dst, prefix32(24));
+	assert_int_equal(wc.nw_dst, prefix32(8));
 
 	cls_remove(&c, &b->cr);
 	pkt.nw_dst = htonl(0x0a0001ff);
@@ -946,6 +952,117 @@ static void test_bulk_insert(void **state)
 	free(rules);
 }
 
+/* Prefix tracking: a security-group-like table of many /32 and /24 nw_dst
+ * drops above a catch-all. For a packet outside all those prefixes, wc must
+ * hold only the nw_dst bits down to where the address leaves the trie (one
+ * past the longest common prefix with any rule), not all 32; and every packet
+ * agreeing on wc must still get the catch-all. */
+static unsigned cpl32(uint32_t a, uint32_t b)
+{
+	return a == b ? 32 : (unsigned)__builtin_clz(a ^ b);
+}
+
+static void test_prefix_tracking(void **state)
+{
+	enum { N32 = 600, N24 = 300 };
+	struct trule *rules[N32 + N24 + 1];
+	uint32_t pfx[N32 + N24];
+	unsigned plen[N32 + N24];
+	struct flow_key mask, pkt, wc;
+	unsigned max_bits = 0, n_pkts = 0, sum_bits = 0;
+	struct cls c;
+
+	(void)state;
+	rng_state = 77;
+	assert_int_equal(cls_init(&c), 0);
+	cls_defer(&c);
+	for (uint32_t i = 0; i < N32 + N24; i++) {
+		memset(&mask, 0, sizeof(mask));
+		memset(&pkt, 0, sizeof(pkt));
+		mask.dl_type = 0xffff;
+		pkt.dl_type = htons(0x0800);
+		if (i < N32) {
+			plen[i] = 32;
+			pfx[i] = 0x0a000000 | rndn(1u << 16);		/* 10.0/16 */
+		} else {
+			plen[i] = 24;
+			pfx[i] = 0xac100000 | (rndn(1u << 12) << 8);	/* 172.16/12 */
+		}
+		mask.nw_dst = prefix32(plen[i]);
+		pkt.nw_dst = htonl(pfx[i]);
+		rules[i] = trule_new(&mask, &pkt, 100, i);
+		assert_int_equal(cls_insert(&c, &rules[i]->cr), 0);
+	}
+	memset(&mask, 0, sizeof(mask));
+	memset(&pkt, 0, sizeof(pkt));
+	rules[N32 + N24] = trule_new(&mask, &pkt, 0, N32 + N24);
+	assert_int_equal(cls_insert(&c, &rules[N32 + N24]->cr), 0);
+	assert_int_equal(cls_publish(&c), 0);
+
+	for (uint32_t t = 0; t < 20000; t++) {
+		/* Outside, near (10.x, 172.16-31.x) and far (192.168.x). */
+		static const uint32_t base[] = { 0x0a000000, 0xac100000, 0xc0a80000, 0x0b000000 };
+		uint32_t a = base[t % 4] | (uint32_t)rndn(1u << 20);
+		unsigned need = 0;
+		bool inside = false;
+
+		for (uint32_t i = 0; i < N32 + N24; i++) {
+			unsigned l = cpl32(a, pfx[i]);
+
+			if (l >= plen[i])
+				inside = true;
+			if (l > need)
+				need = l;
+		}
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.dl_type = htons(0x0800);
+		pkt.nw_dst = htonl(a);
+		memset(&wc, 0, sizeof(wc));
+		const struct cls_rule *r = cls_lookup(&c, &pkt, &wc);
+
+		if (inside) {
+			assert_int_equal(r->priority, 100);
+			continue;
+		}
+		n_pkts++;
+		assert_ptr_equal(r, &rules[N32 + N24]->cr);
+		unsigned bits = (unsigned)__builtin_popcount(wc.nw_dst);
+
+		assert_int_equal(wc.nw_dst, prefix32(bits));
+		assert_true(bits <= need + 1);
+		if (bits > max_bits)
+			max_bits = bits;
+		sum_bits += bits;
+		/* Soundness: flip bits outside wc. */
+		for (int k = 0; k < 4; k++) {
+			struct flow_key p2 = pkt;
+
+			p2.nw_dst = (pkt.nw_dst & wc.nw_dst) | ((uint32_t)rnd() & ~wc.nw_dst);
+			assert_ptr_equal(cls_lookup(&c, &p2, NULL), &rules[N32 + N24]->cr);
+		}
+	}
+	assert_true(n_pkts > 10000);
+	/* Without tracking every one would be 32. */
+	assert_true(sum_bits < n_pkts * 20);
+	print_message("prefix tracking: %u packets outside %u prefixes, nw_dst bits in wc: "
+		      "mean %.1f, max %u\n", n_pkts, N32 + N24, (double)sum_bits / n_pkts, max_bits);
+
+	/* Removing the rules prunes the tries; the catch-all then needs no
+	 * nw_dst bits at all. */
+	cls_defer(&c);
+	for (uint32_t i = 0; i < N32 + N24; i++)
+		cls_remove(&c, &rules[i]->cr);
+	assert_int_equal(cls_publish(&c), 0);
+	memset(&wc, 0, sizeof(wc));
+	assert_ptr_equal(cls_lookup(&c, &pkt, &wc), &rules[N32 + N24]->cr);
+	assert_int_equal(wc.nw_dst, 0);
+	cls_remove(&c, &rules[N32 + N24]->cr);
+	cls_gc_free(cls_gc_detach(&c));
+	cls_destroy(&c);
+	for (uint32_t i = 0; i <= N32 + N24; i++)
+		free(rules[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -957,6 +1074,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_cls),
 		cmocka_unit_test(test_concurrent_mflow),
 		cmocka_unit_test(test_bulk_insert),
+		cmocka_unit_test(test_prefix_tracking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,7 +258,7 @@ static void test_forward_sleep_wake(void **state)
 	__atomic_store_n(&ef(a)->pending, 5, __ATOMIC_RELEASE);
 	v = 1;
 	assert_int_equal(write(ef(a)->efd, &v, sizeof(v)), sizeof(v));
-	assert_true(WAIT_FOR(ld(&ef(b)->n_tx) == 5, 90));
+	assert_true(WAIT_FOR(ld(&ef(b)->n_tx) == 5, 300));
 	assert_true(pmd_stat(0, &pmd->wakeups) > wakeups);
 	assert_true(ld(&ef(a)->n_disarm) > 0);
 	/* The PMD drained the kick. */
@@ -288,7 +288,7 @@ static void test_forward_sleep_wake(void **state)
 		struct port *c = ef_add("c", true, 1);
 
 		__atomic_store_n(&ef(c)->pending, 3, __ATOMIC_RELEASE);
-		assert_true(WAIT_FOR(ld(&ef(c)->n_rx) == 3, 90));
+		assert_true(WAIT_FOR(ld(&ef(c)->n_rx) == 3, 300));
 	}
 	del_all();
 	pmd_stop();
@@ -308,11 +308,12 @@ static void test_poll_only_queue(void **state)
 	assert_true(WAIT_FOR(pmd_stat(0, &pmd->sleeps) > 0, 2000));
 	sleeps = pmd_stat(0, &pmd->sleeps);
 	usleep(200 * 1000);
-	/* 1 ms naps, not 100 ms ones. */
-	assert_true(pmd_stat(0, &pmd->sleeps) - sleeps >= 40);
+	/* 1 ms naps, not 100 ms ones (which would allow 2 here); the margin
+	 * is for a loaded or sanitized run. */
+	assert_true(pmd_stat(0, &pmd->sleeps) - sleeps >= 10);
 	/* Packets on it are found without any kick. */
 	__atomic_store_n(&ef(a)->pending, 4, __ATOMIC_RELEASE);
-	assert_true(WAIT_FOR(ld(&ef(b)->n_tx) == 4, 90));
+	assert_true(WAIT_FOR(ld(&ef(b)->n_tx) == 4, 300));
 	del_all();
 	pmd_stop();
 }
