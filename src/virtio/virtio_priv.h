@@ -171,6 +171,65 @@ static inline bool gm_range_ok(const struct guest_mem *mem, unsigned *hint,
 	return true;
 }
 
+/*
+ * Copying one tx frame out of its chain, segment by segment, the same for
+ * split and packed rings: the virtio_net_hdr is gathered first (it may span
+ * segments), then the data. A frame over PKT_DATA_MAX but within VQ_MAX_FRAME
+ * is still walked and bounds-checked, then dropped, not treated as broken.
+ */
+struct tx_copy {
+	struct virtio_net_hdr h;
+	uint32_t hdr_got, plen;
+	uint64_t total;
+	bool too_big;
+};
+
+/* 0, or -1 with the vq broken. */
+static inline int tx_copy_seg(struct vq *vq, const struct guest_mem *mem, struct tx_copy *t,
+			      struct pkt *p, uint64_t gpa, uint64_t len)
+{
+	t->total += len;
+	if (unlikely(t->total > VQ_MAX_FRAME))
+		return vq_break(vq, VQ_BROKEN_FRAME_LEN) - 1;
+	if (unlikely(t->hdr_got < vq->hdr_len)) {
+		uint32_t n = (uint32_t)MIN(len, (uint64_t)(vq->hdr_len - t->hdr_got));
+
+		if (unlikely(!gm_copy_from(mem, &vq->mem_hint, (uint8_t *)&t->h + t->hdr_got,
+					   gpa, n)))
+			return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+		t->hdr_got += n;
+		gpa += n;
+		len -= n;
+	}
+	if (likely(len)) {
+		if (unlikely(t->too_big || t->plen + len > PKT_DATA_MAX)) {
+			t->too_big = true;
+			if (unlikely(!gm_range_ok(mem, &vq->mem_hint, gpa, len)))
+				return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+		} else {
+			if (unlikely(!gm_copy_from(mem, &vq->mem_hint, p->data + t->plen, gpa, len)))
+				return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
+			t->plen += (uint32_t)len;
+		}
+	}
+	return 0;
+}
+
+/* After the last segment: 0 = pkt filled; 1 = too big, dropped and counted;
+ * -1 = vq broken (header cut short). */
+static inline int tx_copy_finish(struct vq *vq, const struct tx_copy *t, struct pkt *p)
+{
+	if (unlikely(t->hdr_got < vq->hdr_len))
+		return vq_break(vq, VQ_BROKEN_SHORT_HDR) - 1;
+	if (unlikely(t->too_big)) {
+		COUNTER_ADD_RELAXED(vq->n_drop_too_big, 1);
+		return 1;
+	}
+	p->len = (uint16_t)t->plen;
+	vq_hdr_to_pkt(&t->h, p);
+	return 0;
+}
+
 /* VIRTIO 1.2 2.7.10: should the other side be notified, given the event
  * index it asked for, the new index and the one at the last notification? */
 static inline bool vring_need_event(uint16_t event, uint16_t new_idx, uint16_t old)

@@ -217,56 +217,24 @@ static void publish(struct vq *vq, struct dirty_log *log, const struct used_ent 
 static int dequeue_one(struct vq *vq, const struct guest_mem *mem, struct pwalk *w,
 		       struct pkt *p)
 {
-	struct virtio_net_hdr h = { 0 };
-	uint32_t hdr_need = vq->hdr_len, hdr_got = 0, plen = 0;
-	uint64_t total = 0;
-	bool too_big = false;
+	struct tx_copy t = { 0 };
 	struct seg s;
 	int r = walk_first(vq, mem, w, vq->last_avail_idx, vq->avail_wrap, &s, 0);
 
 	if (r <= 0)
 		return r;
 	do {
-		uint64_t gpa = s.addr, len = s.len;
-
-		total += len;
-		if (unlikely(total > VQ_MAX_FRAME))
-			return vq_break(vq, VQ_BROKEN_FRAME_LEN) - 1;
-		if (unlikely(hdr_got < hdr_need)) {
-			uint32_t n = (uint32_t)MIN(len, (uint64_t)(hdr_need - hdr_got));
-
-			if (unlikely(!gm_copy_from(mem, &vq->mem_hint, (uint8_t *)&h + hdr_got, gpa, n)))
-				return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-			hdr_got += n;
-			gpa += n;
-			len -= n;
-		}
-		if (likely(len)) {
-			if (unlikely(too_big || plen + len > PKT_DATA_MAX)) {
-				too_big = true;
-				if (unlikely(!gm_range_ok(mem, &vq->mem_hint, gpa, len)))
-					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-			} else {
-				if (unlikely(!gm_copy_from(mem, &vq->mem_hint, p->data + plen, gpa, len)))
-					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-				plen += (uint32_t)len;
-			}
-		}
+		if (unlikely(tx_copy_seg(vq, mem, &t, p, s.addr, s.len) < 0))
+			return -1;
 		r = walk_next(vq, w, &s, 0);
 	} while (r > 0);
 	if (unlikely(r < 0))
 		return -1;
 	if (unlikely(w->id >= vq->size))
 		return vq_break(vq, VQ_BROKEN_PACKED_ID) - 1;
-	if (unlikely(hdr_got < hdr_need))
-		return vq_break(vq, VQ_BROKEN_SHORT_HDR) - 1;
-	if (unlikely(too_big)) {
-		COUNTER_ADD_RELAXED(vq->n_drop_too_big, 1);
-		return 2;
-	}
-	p->len = (uint16_t)plen;
-	vq_hdr_to_pkt(&h, p);
-	return 1;
+	/* This function counts 1 = filled, 2 = dropped. */
+	r = tx_copy_finish(vq, &t, p);
+	return r < 0 ? -1 : r + 1;
 }
 
 uint16_t vq_packed_dequeue(struct vq *vq, const struct guest_mem *mem,

@@ -79,10 +79,7 @@ static inline int chain_next(struct vq *vq, struct chain *c, struct vring_desc *
 /* 0: pkt filled; 1: frame too big for a pkt, dropped; -1: vq broken. */
 static int dequeue_one(struct vq *vq, const struct guest_mem *mem, uint16_t head, struct pkt *p)
 {
-	struct virtio_net_hdr h = { 0 };
-	uint32_t hdr_need = vq->hdr_len, hdr_got = 0, plen = 0;
-	uint64_t total = 0;
-	bool too_big = false;
+	struct tx_copy t = { 0 };
 	struct vring_desc d;
 	struct chain c;
 	int r;
@@ -90,44 +87,13 @@ static int dequeue_one(struct vq *vq, const struct guest_mem *mem, uint16_t head
 	if (unlikely(!chain_first(vq, mem, &c, head, &d, 0)))
 		return -1;
 	do {
-		uint64_t gpa = d.addr, len = d.len;
-
-		total += len;
-		if (unlikely(total > VQ_MAX_FRAME))
-			return vq_break(vq, VQ_BROKEN_FRAME_LEN) - 1;
-		if (unlikely(hdr_got < hdr_need)) {
-			uint32_t n = (uint32_t)MIN(len, (uint64_t)(hdr_need - hdr_got));
-
-			if (unlikely(!gm_copy_from(mem, &vq->mem_hint, (uint8_t *)&h + hdr_got, gpa, n)))
-				return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-			hdr_got += n;
-			gpa += n;
-			len -= n;
-		}
-		if (likely(len)) {
-			if (unlikely(too_big || plen + len > PKT_DATA_MAX)) {
-				too_big = true;
-				if (unlikely(!gm_range_ok(mem, &vq->mem_hint, gpa, len)))
-					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-			} else {
-				if (unlikely(!gm_copy_from(mem, &vq->mem_hint, p->data + plen, gpa, len)))
-					return vq_break(vq, VQ_BROKEN_BUF_ADDR) - 1;
-				plen += (uint32_t)len;
-			}
-		}
+		if (unlikely(tx_copy_seg(vq, mem, &t, p, d.addr, d.len) < 0))
+			return -1;
 		r = chain_next(vq, &c, &d, 0);
 	} while (r > 0);
 	if (unlikely(r < 0))
 		return -1;
-	if (unlikely(hdr_got < hdr_need))
-		return vq_break(vq, VQ_BROKEN_SHORT_HDR) - 1;
-	if (unlikely(too_big)) {
-		COUNTER_ADD_RELAXED(vq->n_drop_too_big, 1);
-		return 1;
-	}
-	p->len = (uint16_t)plen;
-	vq_hdr_to_pkt(&h, p);
-	return 0;
+	return tx_copy_finish(vq, &t, p);
 }
 
 /*
