@@ -9,7 +9,7 @@
 #include "../ctl/ctl.h"
 #include "table.h"
 
-static int port_lookup(const char *name, uint16_t *id, void *aux)
+int flow_port_lookup(const char *name, uint16_t *id, void *aux)
 {
 	struct port *p = port_find(name);
 	unsigned long long n;
@@ -26,7 +26,7 @@ static int port_lookup(const char *name, uint16_t *id, void *aux)
 	return -ENOENT;
 }
 
-static const char *port_name(uint16_t id, void *aux)
+const char *flow_port_name(uint16_t id, void *aux)
 {
 	struct port *p = id < PORT_MAX ? port_by_id(id) : NULL;
 
@@ -84,7 +84,7 @@ static int cmd_add_flow(struct ctl_req *req)
 
 	if (rc)
 		return rc;
-	rc = ofctl_parse_flow(req->argv[1], OFCTL_ADD, port_lookup, NULL, &f, err, sizeof(err));
+	rc = ofctl_parse_flow(req->argv[1], OFCTL_ADD, flow_port_lookup, NULL, &f, err, sizeof(err));
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
 	rc = table_add_flows(&f, 1, err, sizeof(err));
@@ -126,7 +126,7 @@ static int cmd_add_flows(struct ctl_req *req)
 			}
 			flows = v;
 		}
-		rc = ofctl_parse_flow(line, OFCTL_ADD, port_lookup, NULL, &flows[n], err, sizeof(err));
+		rc = ofctl_parse_flow(line, OFCTL_ADD, flow_port_lookup, NULL, &flows[n], err, sizeof(err));
 		if (rc) {
 			rc = ctl_error(req, -rc, "line %zu: %s", lineno, err);
 			goto out;
@@ -157,7 +157,7 @@ static int cmd_mod_flows(struct ctl_req *req)
 		return rc;
 	if (!o.flow)
 		return ctl_error(req, EINVAL, "a flow with actions= is required");
-	rc = ofctl_parse_flow(o.flow, OFCTL_MODIFY, port_lookup, NULL, &f, err, sizeof(err));
+	rc = ofctl_parse_flow(o.flow, OFCTL_MODIFY, flow_port_lookup, NULL, &f, err, sizeof(err));
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
 	rc = table_mod_flows(&f, o.strict, err, sizeof(err));
@@ -177,7 +177,7 @@ static int cmd_del_flows(struct ctl_req *req)
 
 	if (rc || (rc = parse_opts(req, &o)))
 		return rc;
-	rc = ofctl_parse_flow(o.flow ? o.flow : "", OFCTL_DELETE, port_lookup, NULL, &f, err,
+	rc = ofctl_parse_flow(o.flow ? o.flow : "", OFCTL_DELETE, flow_port_lookup, NULL, &f, err,
 			      sizeof(err));
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
@@ -217,10 +217,10 @@ static void dump_one(struct rule *r, void *arg)
 	struct ds m = { 0 }, a = { 0 };
 
 	ds_clear(&d->ds);
-	ofctl_format_flow(&d->ds, &f, &st, port_name, NULL);
+	ofctl_format_flow(&d->ds, &f, &st, flow_port_name, NULL);
 	ctl_printf(d->req, " %s\n", ds_cstr(&d->ds));
-	ofctl_format_match(&m, &f.match, f.priority, port_name, NULL);
-	ofctl_format_actions(&a, f.actions.data, f.actions.len, port_name, NULL);
+	ofctl_format_match(&m, &f.match, f.priority, flow_port_name, NULL);
+	ofctl_format_actions(&a, f.actions.data, f.actions.len, flow_port_name, NULL);
 	json_array_append_new(d->arr, json_pack("{s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:f,s:i,s:i}",
 		"table", r->table, "priority", r->cr.priority, "match", ds_cstr(&m),
 		"actions", ds_cstr(&a), "cookie", (json_int_t)r->cookie,
@@ -241,7 +241,7 @@ static int cmd_dump_flows(struct ctl_req *req)
 
 	if (rc || (rc = parse_opts(req, &o)))
 		return rc;
-	rc = ofctl_parse_flow(o.flow ? o.flow : "", OFCTL_QUERY, port_lookup, NULL, &f, err,
+	rc = ofctl_parse_flow(o.flow ? o.flow : "", OFCTL_QUERY, flow_port_lookup, NULL, &f, err,
 			      sizeof(err));
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
@@ -290,7 +290,7 @@ static int group_change(struct ctl_req *req, bool mod)
 		free(g);
 		return rc ? rc : ctl_error(req, ENOMEM, "out of memory");
 	}
-	rc = ofctl_parse_group(req->argv[1], mod ? OFCTL_MODIFY : OFCTL_ADD, port_lookup, NULL,
+	rc = ofctl_parse_group(req->argv[1], mod ? OFCTL_MODIFY : OFCTL_ADD, flow_port_lookup, NULL,
 			       g, err, sizeof(err));
 	if (rc) {
 		free(g);
@@ -350,7 +350,7 @@ static int cmd_del_groups(struct ctl_req *req)
 		free(g);
 		return rc ? rc : ctl_error(req, ENOMEM, "out of memory");
 	}
-	rc = ofctl_parse_group(req->argc > 1 ? req->argv[1] : "", OFCTL_DELETE, port_lookup, NULL,
+	rc = ofctl_parse_group(req->argc > 1 ? req->argv[1] : "", OFCTL_DELETE, flow_port_lookup, NULL,
 			       g, err, sizeof(err));
 	id = g->group_id;
 	ofctl_group_destroy(g);
@@ -384,13 +384,13 @@ static void dump_group(const struct group *g, void *arg)
 		struct group_ctr c = group_bucket_stats(g, i);
 		struct ds a = { 0 };
 
-		ofctl_format_actions(&a, b->ofpacts, b->ofpacts_len, port_name, NULL);
+		ofctl_format_actions(&a, b->ofpacts, b->ofpacts_len, flow_port_name, NULL);
 		ds_put_cstr(&d->ds, ",bucket=");
 		if (g->type == GROUP_SELECT)
 			ds_put_format(&d->ds, "weight:%u,", b->weight);
 		if (g->type == GROUP_FF && b->watch_port != PORT_ID_NONE)
 			ds_put_format(&d->ds, "watch_port:%s,",
-				      port_name(b->watch_port, NULL) ?: "?");
+				      flow_port_name(b->watch_port, NULL) ?: "?");
 		ds_put_format(&d->ds, "actions=%s", ds_cstr(&a));
 		json_array_append_new(buckets, json_pack("{s:s,s:i,s:I,s:I}", "actions", ds_cstr(&a),
 			"weight", b->weight, "n_packets", (json_int_t)c.packets,

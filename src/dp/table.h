@@ -26,5 +26,8 @@ size_t table_del_if(bool (*pred)(const struct rule *r, void *arg), void *arg);
 void table_foreach(const struct ofctl_flow *filter, bool strict,
 		   void (*fn)(struct rule *r, void *arg), void *arg);
 size_t table_n_rules(void);
+/* The flow language's port callbacks (ofctl.h): names, or decimal ids. */
+int flow_port_lookup(const char *name, uint16_t *id, void *aux);
+const char *flow_port_name(uint16_t id, void *aux);
 
 #endif

@@ -10,25 +10,6 @@
 #include "../ctl/ctl.h"
 #include "table.h"
 
-static const char *port_name(uint16_t id, void *aux)
-{
-	struct port *p = id < PORT_MAX ? port_by_id(id) : NULL;
-
-	(void)aux;
-	return p ? p->name : NULL;
-}
-
-static int port_lookup(const char *name, uint16_t *id, void *aux)
-{
-	struct port *p = port_find(name);
-
-	(void)aux;
-	if (!p)
-		return -ENOENT;
-	*id = p->id;
-	return 0;
-}
-
 struct trace_ctx {
 	struct ctl_req *req;
 	json_t *steps;
@@ -48,8 +29,8 @@ static void trace_lookup(void *aux, int depth, uint8_t table, const struct flow_
 							  "depth", depth, "rule"));
 		return;
 	}
-	ofctl_format_match(&m, &r->cr.match, -1, port_name, NULL);
-	ofctl_format_actions(&a, r->actions->data, r->actions->len, port_name, NULL);
+	ofctl_format_match(&m, &r->cr.match, -1, flow_port_name, NULL);
+	ofctl_format_actions(&a, r->actions->data, r->actions->len, flow_port_name, NULL);
 	ctl_printf(t->req, "%*s%2u. priority %d%s%s\n%*s    actions: %s\n", depth * 4, "", table,
 		   r->cr.priority, ds_cstr(&m)[0] ? ", " : "", ds_cstr(&m), depth * 4, "",
 		   ds_cstr(&a));
@@ -86,7 +67,7 @@ static void format_dpacts(const void *acts, size_t len, struct ds *ds, json_t *o
 			ds_put_char(ds, ',');
 		switch (a->type) {
 		case DPACT_OUTPUT:
-			name = port_name(((const struct dpact_output *)a)->port, NULL);
+			name = flow_port_name(((const struct dpact_output *)a)->port, NULL);
 			ds_put_cstr(ds, name ? name : "?");
 			if (outputs)
 				json_array_append_new(outputs, json_string(name ? name : "?"));
@@ -132,7 +113,7 @@ static json_t *changed_fields(const struct flow_key *in, const struct flow_key *
 			continue;
 		mf_field_mask(f, m);
 		mf_match_set(f, b, m, &one);
-		ofctl_format_match(&v, &one, -1, port_name, NULL);
+		ofctl_format_match(&v, &one, -1, flow_port_name, NULL);
 		/* The formatter may lead with a protocol shorthand; keep the
 		 * field=value part. */
 		eq = strstr(ds_cstr(&v), f->name);
@@ -160,7 +141,7 @@ static int cmd_trace(struct ctl_req *req)
 		return ctl_error(req, -rc, "flow tables: %s", strerror(-rc));
 	if (req->argc == 3 && strcmp(req->argv[1], "--json"))
 		return ctl_error(req, EINVAL, "%s: unknown option", req->argv[1]);
-	rc = ofctl_parse_flow(flow, OFCTL_QUERY, port_lookup, NULL, &f, err, sizeof(err));
+	rc = ofctl_parse_flow(flow, OFCTL_QUERY, flow_port_lookup, NULL, &f, err, sizeof(err));
 	if (rc) {
 		json_decref(t.steps);
 		json_decref(outputs);
@@ -179,7 +160,7 @@ static int cmd_trace(struct ctl_req *req)
 	format_dpacts(out.acts.data, out.acts.len, &acts, outputs);
 	wc.mask = out.wc;
 	flow_key_and(&wc.key, &f.match.key, &out.wc);
-	ofctl_format_match(&mega, &wc, -1, port_name, NULL);
+	ofctl_format_match(&mega, &wc, -1, flow_port_name, NULL);
 	changed = changed_fields(&f.match.key, &out.final, &chg);
 	ctl_printf(req, "\nFinal flow: %s\nMegaflow: %s\nDatapath actions: %s\n",
 		   chg.len ? ds_cstr(&chg) : "unchanged", mega.len ? ds_cstr(&mega) : "(all)",
@@ -214,7 +195,7 @@ static enum mflow_walk dump_mf(struct mflow_entry *e, void *arg)
 	double used;
 
 	mflow_get_stats(&dp_mflow, e, &s);
-	ofctl_format_match(&m, &e->cr.match, -1, port_name, NULL);
+	ofctl_format_match(&m, &e->cr.match, -1, flow_port_name, NULL);
 	format_dpacts(a->data, a->len, &acts, NULL);
 	used = s.used_ns ? (double)(d->now - s.used_ns) / 1e9 : -1;
 	if (used < 0)
