@@ -89,4 +89,15 @@ void dp_fdb_json(json_t *array);
  * "xconnects","mac_aging","drops":{reason: count}}. */
 void dp_stats_json(json_t *obj);
 
+/* Control: flows another module compiles for the user (security groups,
+ * port security) are a set named by cookie under mask. Replace that whole
+ * set with the flows in text (ovs-ofctl lines, '#' comments) in one step:
+ * rules with an identical table, match and priority keep their counters;
+ * all or nothing. 0, or -errno with the reason in err. */
+int dp_owned_flows_replace(uint64_t cookie, uint64_t mask, const char *text,
+			   char *err, size_t errlen);
+/* Control: each rule of such a set, with counters brought up to date. */
+typedef void dp_owned_flow_fn(uint64_t cookie, uint64_t n_packets, uint64_t n_bytes, void *arg);
+void dp_owned_flows_foreach(uint64_t cookie, uint64_t mask, dp_owned_flow_fn *fn, void *arg);
+
 #endif

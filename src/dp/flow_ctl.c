@@ -94,19 +94,20 @@ static int cmd_add_flow(struct ctl_req *req)
 	return 0;
 }
 
-/* add-flows TEXT: one flow per line ('#' comments, blank lines skipped).
- * xvioctl sends the file's contents; all or nothing. */
-static int cmd_add_flows(struct ctl_req *req)
+/* Parse text, one flow per line ('#' comments, blank lines skipped), into
+ * *flows (caller frees with flows_free). 0, or -errno with "line N: why". */
+static int parse_lines(const char *src, struct ofctl_flow **flows, size_t *n_out,
+		       char *err, size_t errlen)
 {
-	char *text = strdup(req->argv[1]), *line, *next;
-	struct ofctl_flow *flows = NULL;
+	char *text = strdup(src), *line, *next;
 	size_t n = 0, cap = 0, lineno = 0;
-	char err[512];
-	int rc = need_ofproto(req);
+	char why[512];
+	int rc = 0;
 
-	if (rc || !text) {
-		free(text);
-		return rc ? rc : ctl_error(req, ENOMEM, "out of memory");
+	*flows = NULL;
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	for (line = text; line; line = next) {
 		next = strchr(line, '\n');
@@ -118,32 +119,105 @@ static int cmd_add_flows(struct ctl_req *req)
 		if (!*line || *line == '#')
 			continue;
 		if (n == cap) {
-			struct ofctl_flow *v = realloc(flows, (cap = cap ? cap * 2 : 1024) * sizeof(*v));
+			struct ofctl_flow *v = realloc(*flows, (cap = cap ? cap * 2 : 1024) * sizeof(*v));
 
 			if (!v) {
-				rc = ctl_error(req, ENOMEM, "out of memory at line %zu", lineno);
-				goto out;
+				snprintf(err, errlen, "out of memory at line %zu", lineno);
+				rc = -ENOMEM;
+				break;
 			}
-			flows = v;
+			*flows = v;
 		}
-		rc = ofctl_parse_flow(line, OFCTL_ADD, flow_port_lookup, NULL, &flows[n], err, sizeof(err));
+		rc = ofctl_parse_flow(line, OFCTL_ADD, flow_port_lookup, NULL, &(*flows)[n], why,
+				      sizeof(why));
 		if (rc) {
-			rc = ctl_error(req, -rc, "line %zu: %s", lineno, err);
-			goto out;
+			snprintf(err, errlen, "line %zu: %s", lineno, why);
+			break;
 		}
 		n++;
 	}
-	rc = table_add_flows(flows, n, err, sizeof(err));
+	*n_out = n;
+	free(text);
+	return rc;
+}
+
+static void flows_free(struct ofctl_flow *flows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ofctl_flow_destroy(&flows[i]);
+	free(flows);
+}
+
+/* add-flows TEXT: xvioctl sends the file's contents; all or nothing. */
+static int cmd_add_flows(struct ctl_req *req)
+{
+	struct ofctl_flow *flows;
+	size_t n;
+	char err[600];
+	int rc = need_ofproto(req);
+
+	if (rc)
+		return rc;
+	rc = parse_lines(req->argv[1], &flows, &n, err, sizeof(err));
+	if (!rc)
+		rc = table_add_flows(flows, n, err, sizeof(err));
 	if (rc)
 		rc = ctl_error(req, -rc, "%s (no flow added)", err);
 	else
 		req->data = json_pack("{s:I}", "added", (json_int_t)n);
-out:
-	for (size_t i = 0; i < n; i++)
-		ofctl_flow_destroy(&flows[i]);
-	free(flows);
-	free(text);
+	flows_free(flows, n);
 	return rc;
+}
+
+int dp_owned_flows_replace(uint64_t cookie, uint64_t mask, const char *text,
+			   char *err, size_t errlen)
+{
+	struct ofctl_flow *flows;
+	size_t n;
+	int rc = ofproto_init(PORT_MAX_QUEUES);
+
+	if (rc) {
+		snprintf(err, errlen, "flow tables: %s", strerror(-rc));
+		return rc;
+	}
+	rc = parse_lines(text, &flows, &n, err, errlen);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if ((flows[i].cookie & mask) != (cookie & mask)) {
+			snprintf(err, errlen, "flow %zu: cookie 0x%llx is not in the set", i + 1,
+				 (unsigned long long)flows[i].cookie);
+			rc = -EINVAL;
+		}
+	}
+	if (!rc) {
+		reval_push_stats();	/* replaced rules hand on fresh counters */
+		rc = table_replace_flows(flows, n, cookie, mask, err, errlen);
+	}
+	flows_free(flows, n);
+	return rc;
+}
+
+struct owned_ctx {
+	dp_owned_flow_fn *fn;
+	void *arg;
+};
+
+static void owned_one(struct rule *r, void *arg)
+{
+	struct owned_ctx *o = arg;
+
+	o->fn(r->cookie, r->n_packets, r->n_bytes, o->arg);
+}
+
+void dp_owned_flows_foreach(uint64_t cookie, uint64_t mask, dp_owned_flow_fn *fn, void *arg)
+{
+	struct ofctl_flow f = { .cookie = cookie, .cookie_mask = mask,
+				.out_port = OFPP_NONE, .out_group = OFPG_ANY };
+	struct owned_ctx o = { fn, arg };
+
+	if (!dp_mf_side)
+		return;		/* no tables yet, so no owned flows */
+	reval_push_stats();
+	table_foreach(&f, false, owned_one, &o);
 }
 
 static int cmd_mod_flows(struct ctl_req *req)

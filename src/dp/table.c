@@ -190,6 +190,11 @@ bool table_field_rewritable(uint16_t id)
 	}
 }
 
+static int sweep_stale(const struct ofctl_flow *sweep, struct rule *const *added, size_t n,
+		       bool *touched);
+static int add_flows(struct ofctl_flow *flows, size_t n, const struct ofctl_flow *sweep,
+		     char *err, size_t errlen);
+
 /*
  * Add a batch of flows (add-flow is a batch of one). A flow with the same
  * table, match and priority as an existing rule replaces it, keeping its
@@ -197,6 +202,21 @@ bool table_field_rewritable(uint16_t id)
  * flow can be inserted.
  */
 int table_add_flows(struct ofctl_flow *flows, size_t n, char *err, size_t errlen)
+{
+	return add_flows(flows, n, NULL, err, errlen);
+}
+
+int table_replace_flows(struct ofctl_flow *flows, size_t n, uint64_t cookie,
+			uint64_t cookie_mask, char *err, size_t errlen)
+{
+	struct ofctl_flow sweep = { .cookie = cookie, .cookie_mask = cookie_mask,
+				    .out_port = OFPP_NONE, .out_group = OFPG_ANY };
+
+	return add_flows(flows, n, &sweep, err, errlen);
+}
+
+static int add_flows(struct ofctl_flow *flows, size_t n, const struct ofctl_flow *sweep,
+		     char *err, size_t errlen)
 {
 	struct rule **added = calloc(n ? n : 1, sizeof(*added));
 	struct rule **replaced = calloc(n ? n : 1, sizeof(*replaced));
@@ -258,6 +278,13 @@ int table_add_flows(struct ofctl_flow *flows, size_t n, char *err, size_t errlen
 			replaced[i] = o;
 		}
 	}
+	if (sweep) {
+		rc = sweep_stale(sweep, added, n, touched);
+		if (rc) {
+			snprintf(err, errlen, "out of memory");
+			goto fail_insert;	/* i == n: every flow is undone */
+		}
+	}
 	for (int t = 0; t < DP_N_TABLES; t++)
 		if (touched[t])
 			cls_publish(&dp_tables[t]);
@@ -274,7 +301,7 @@ fail_insert:
 	 * visible. Undo flows i-1..0 in reverse: take each out, put back what
 	 * it replaced. Those may have been seen by readers, so they are
 	 * retired, not freed. */
-	if (added[i] && !inserted)
+	if (i < n && added[i] && !inserted)
 		rule_free(added[i]);
 	while (i-- > 0) {
 		struct cls *c = &dp_tables[flows[i].table];
@@ -365,6 +392,49 @@ static void collect(struct rule *r, void *arg)
 		d->v = v;
 	}
 	d->v[d->n++] = r;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Take out the rules the sweep selects that the batch did not just add,
+ * inside the deferred window, so readers see the old set or the new one per
+ * table. Nothing is removed unless it all can be (-ENOMEM). */
+static int sweep_stale(const struct ofctl_flow *sweep, struct rule *const *added, size_t n,
+		       bool *touched)
+{
+	struct rule **keep = malloc((n ? n : 1) * sizeof(*keep));
+	struct del_ctx d = { 0 };
+
+	if (!keep)
+		return -ENOMEM;
+	memcpy(keep, added, n * sizeof(*keep));
+	qsort(keep, n, sizeof(*keep), ptr_cmp);
+	table_foreach(sweep, false, collect, &d);
+	if (d.oom) {
+		free(d.v);
+		free(keep);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		struct rule *r = d.v[i];
+
+		if (bsearch(&r, keep, n, sizeof(*keep), ptr_cmp))
+			continue;
+		if (!touched[r->table]) {
+			cls_defer(&dp_tables[r->table]);
+			touched[r->table] = true;
+		}
+		cls_remove(&dp_tables[r->table], &r->cr);
+		rule_retire(r);
+	}
+	free(d.v);
+	free(keep);
+	return 0;
 }
 
 /* Remove the given rules (collected first: no removal while iterating). */

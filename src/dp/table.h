@@ -18,6 +18,10 @@ int table_check_flow(const struct ofctl_flow *f, char *err, size_t errlen);
 bool table_field_rewritable(uint16_t mf_id);
 /* All or nothing; 0 or -errno with the reason in err. */
 int table_add_flows(struct ofctl_flow *flows, size_t n, char *err, size_t errlen);
+/* table_add_flows, and in the same step remove every other rule whose cookie
+ * matches cookie under cookie_mask: the batch becomes that set. */
+int table_replace_flows(struct ofctl_flow *flows, size_t n, uint64_t cookie,
+			uint64_t cookie_mask, char *err, size_t errlen);
 /* Number of rules changed/removed, or -errno. */
 int table_mod_flows(const struct ofctl_flow *f, bool strict, char *err, size_t errlen);
 int table_del_flows(const struct ofctl_flow *f, bool strict);

@@ -8,6 +8,7 @@
 #include "../ctl/ctl.h"
 #include "../dp/dp.h"
 #include "../pmd/pmd.h"
+#include "../sg/sg.h"
 #include "port.h"
 
 static bool valid_name(const char *s)
@@ -202,6 +203,7 @@ static void print_nonzero(struct ctl_req *req, const char *label, json_t *obj)
 static int cmd_stats(struct ctl_req *req)
 {
 	json_t *ports = json_array(), *pmds = json_array(), *dp = json_object(), *o;
+	json_t *sec = json_object();
 	struct port *p;
 	size_t i;
 
@@ -211,6 +213,7 @@ static int cmd_stats(struct ctl_req *req)
 			json_decref(ports);
 			json_decref(pmds);
 			json_decref(dp);
+			json_decref(sec);
 			return ctl_error(req, ENOENT, "%s: no such port", req->argv[1]);
 		}
 		json_array_append_new(ports, port_stats_json(p));
@@ -220,7 +223,9 @@ static int cmd_stats(struct ctl_req *req)
 	}
 	pmd_stats_json(pmds);
 	dp_stats_json(dp);
-	req->data = json_pack("{s:o,s:o,s:o}", "ports", ports, "pmds", pmds, "datapath", dp);
+	sg_stats_json(sec);
+	req->data = json_pack("{s:o,s:o,s:o,s:o}", "ports", ports, "pmds", pmds, "datapath", dp,
+			      "security", sec);
 
 	json_array_foreach(ports, i, o) {
 		ctl_printf(req, "%s: rx %lld pkts %lld bytes, tx %lld pkts %lld bytes\n",
@@ -246,6 +251,7 @@ static int cmd_stats(struct ctl_req *req)
 	print_nonzero(req, "datapath: ", dp);
 	if (json_is_object(json_object_get(dp, "drops")))
 		print_nonzero(req, "datapath drops: ", json_object_get(dp, "drops"));
+	print_nonzero(req, "security drops: ", sec);
 	return 0;
 }
 
