@@ -9,7 +9,8 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	liburcu-dev libjansson-dev libcmocka-dev libxdp-dev libbpf-dev)
 test_pkgs=(iproute2 iputils-ping dpdk dpdk-dev librte-net-virtio23 librte-net-vhost23
 	librte-net-pcap23 openvswitch-switch-dpdk tshark
-	python3-scapy iperf3 qemu-system-x86 procps psmisc)
+	python3-scapy iperf3 qemu-system-x86 procps psmisc
+	nftables conntrack ethtool)
 bench_pkgs=(python3-matplotlib linux-perf)
 
 want=("${build_pkgs[@]}")
