@@ -41,6 +41,10 @@ RULED = ("xviod", "ovs")          # the relays that get the rule sets
 # src 10.254.0.0, dst 10.253.0.0 + k for k in [0, flows), ports 1000 -> 1001.
 # Non-matching rules keep clear of 10.252.0.0/14 (both addresses, any k).
 TRAFFIC_NET, TRAFFIC_LEN = 0x0AFC0000, 14
+# --loop closed: testpmd's txonly template (start tx_first), src 198.18.0.1
+# (+ 0..255 with --txonly-multi-flow), dst 198.18.0.2, UDP 9 -> 9.
+CLOSED_NET, CLOSED_LEN = 0xC6120000, 15
+CLOSED_FLOWS = 256          # txonly's per-lcore uint8_t source counter
 
 
 # ---------------------------------------------------------------- rules
@@ -57,8 +61,8 @@ def clear_prefix(rng, plen):
 		else:
 			a = rng.randint(0x01000000, 0xDFFFFFFF)
 		a &= (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
-		n = min(plen, TRAFFIC_LEN)
-		if (a >> (32 - n)) != (TRAFFIC_NET >> (32 - n)):
+		if all((a >> (32 - min(plen, ln))) != (net >> (32 - min(plen, ln)))
+		       for net, ln in ((TRAFFIC_NET, TRAFFIC_LEN), (CLOSED_NET, CLOSED_LEN))):
 			return f"{ip(a)}/{plen}" if plen < 32 else ip(a)
 
 
@@ -185,21 +189,139 @@ def start_flowgen(args, relay, nflows):
 	return R.TestPmd("gen", eal, app, R.GEN_CPU, R.GEN_CPU)
 
 
+def gen_counters(gen):
+	"""testpmd's forwarding counters, summed over both ports: RX-packets
+	(what the relay delivered), TX-packets (what it accepted) and TX-dropped
+	(flowgen's frames the relay's full ring refused)."""
+	out = gen.cmd("show fwd stats all").split("Accumulated")[0]
+	return {k: sum(int(x) for x in R.re.findall(k + r":\s+(\d+)", out))
+		for k in ("RX-packets", "TX-packets", "TX-dropped")}
+
+
+def ovs_appctl(relay, *argv):
+	r = R.subprocess.run(["ovs-appctl", "-t", f"{relay.d}/ovs-vswitchd.ctl"] + list(argv),
+			     capture_output=True, text=True, timeout=30, env=relay.env)
+	return r.stdout
+
+
+def relay_busy(relay):
+	"""The relay PMD's busy share of its core over the last interval: the
+	cycles of polling iterations that found packets (xviod: pmd busy_pct, its
+	last 1 s window; OVS: processing cycles since pmd-stats-clear). None when
+	the relay does not say (testpmd)."""
+	try:
+		if isinstance(relay, R.XviodRelay):
+			pm = json.loads(relay.xctl("--json", "stats")).get("pmds", [])
+			return pm[0]["busy_pct"] / 100 if pm else None
+		if isinstance(relay, R.OvsRelay):
+			m = R.re.search(r"processing cycles:\s+\d+\s+\(([\d.]+)%\)",
+					ovs_appctl(relay, "dpif-netdev/pmd-stats-show"))
+			return float(m.group(1)) / 100 if m else None
+	except Exception:
+		pass
+	return None
+
+
+def xviod_counters(relay):
+	"""xviod's per-port rx/tx and drops by reason, summed over its ports, and
+	the datapath's drops ({} for other relays)."""
+	if not isinstance(relay, R.XviodRelay):
+		return {}
+	try:
+		st = json.loads(relay.xctl("--json", "stats"))
+	except Exception:
+		return {}
+	out = {}
+
+	def add(k, v):
+		if isinstance(v, int):
+			out[k] = out.get(k, 0) + v
+	for pt in st.get("ports", []) if isinstance(st, dict) else []:
+		for k in ("rx_packets", "tx_packets"):
+			add(k, pt.get(k))
+		for k, v in (pt.get("drops") or {}).items():
+			add("drop:" + k, v)
+		for k, v in (pt.get("counters") or {}).items():
+			add(pt.get("name", "?") + ":" + k, v)
+	for pm in st.get("pmds", []) if isinstance(st, dict) else []:
+		for k, v in pm.items():
+			if k not in ("id", "cpu"):
+				add("pmd:" + k, v)
+	dp = st.get("datapath", {}) if isinstance(st, dict) else {}
+	for k, v in (dp.get("drops") or {}).items():
+		add("dp-drop:" + k, v)
+	return out
+
+
+def rates(a, b, dt):
+	"""Per-second deltas (Mpps) of the counters that moved."""
+	return {k: round((b[k] - a.get(k, 0)) / dt / 1e6, 3) for k in b if b[k] != a.get(k, 0)}
+
+
+def limit(g0, g1, busy, mpps):
+	"""What bounds a run's figure. Open loop, so the relay is the bottleneck
+	only when it cannot take all the generator offers: the generator then
+	sees its ring full (TX-dropped) and the relay's core is busy all the
+	time. Otherwise the figure is the generator's rate (one core building,
+	sending and receiving 64-byte frames), and the relay had spare cycles.
+	capacity_mpps = delivered / busy share: what the relay's core would carry
+	if it were busy all the time, at the batch sizes it saw (an
+	underestimate for a lightly loaded relay, whose small batches cost more
+	per packet)."""
+	tx = g1["TX-packets"] - g0["TX-packets"]
+	dropped = g1["TX-dropped"] - g0["TX-dropped"]
+	out = {"busy": round(busy, 3) if busy is not None else None,
+	       "offered_drop_share": round(dropped / (tx + dropped), 3) if tx + dropped else None}
+	bound = (busy is not None and busy >= 0.95) or (dropped > 0.01 * (tx + dropped))
+	out["bound"] = "relay" if bound else "generator"
+	if busy:
+		out["capacity_mpps"] = round(mpps / busy, 3)
+	return out
+
+
+def start_closed(args, relay, nflows):
+	"""relay.py's closed loop (io forwarding of frames injected by tx_first),
+	with txonly's 256 source addresses when nflows > 1."""
+	srv = ",server=1" if relay.gen_server else ""
+	q = f"queues=1,queue_size={args.ring}"
+	eal = R.eal_mem(args, "gen") + [
+		"--vdev", f"net_virtio_user0,path={relay.s0},{q}{srv}",
+		"--vdev", f"net_virtio_user1,path={relay.s1},{q}{srv}"]
+	app = ["--forward-mode=io", f"--rxd={args.ring}", f"--txd={args.ring}"]
+	if nflows > 1:
+		app.append("--txonly-multi-flow")
+	return R.TestPmd("gen", eal, app, R.GEN_CPU, R.GEN_CPU)
+
+
 def run_once(args, name, nrules, nflows):
 	d = R.tempfile.mkdtemp(prefix=f"{name}-{nrules}-{nflows}-", dir=R.tmpdir)
 	relay = make_relay(args, name, nrules, d)
 	gen = None
+	closed = args.loop == "closed"
 	try:
 		relay.start()
-		gen = start_flowgen(args, relay, nflows)
+		gen = (start_closed if closed else start_flowgen)(args, relay, nflows)
 		gen.wait_prompt(120)
 		relay.ready()
 		gen.cmd(f"set txpkts {args.size}")
 		gen.cmd(f"set burst {args.burst}")
-		gen.cmd("start")
+		gen.cmd(f"start tx_first {args.tx_first}" if closed else "start")
 		time.sleep(args.warmup)
+		if isinstance(relay, R.OvsRelay):
+			ovs_appctl(relay, "dpif-netdev/pmd-stats-clear")
+		g0, x0, t0 = gen_counters(gen), xviod_counters(relay), time.monotonic()
 		mpps, share = R.measure(gen, relay, args.interval)
-		extra = {"install_s": round(getattr(relay, "install_s", 0), 3)}
+		g1, x1, t1 = gen_counters(gen), xviod_counters(relay), time.monotonic()
+		busy = relay_busy(relay)
+		extra = {"install_s": round(getattr(relay, "install_s", 0), 3),
+			 "gen_mpps": rates(g0, g1, t1 - t0), "relay_mpps": rates(x0, x1, t1 - t0),
+			 **limit(g0, g1, busy, mpps)}
+		it = x1.get("pmd:iterations", 0) - x0.get("pmd:iterations", 0)
+		if it:
+			# Packets per polling round (both ports): ~2 means the relay
+			# and generator hand frames over one or two at a time.
+			extra["pkts_per_poll"] = round((x1["pmd:packets"] - x0["pmd:packets"]) / it, 1)
+		R.vlog(f"  generator Mpps {extra['gen_mpps']}  relay Mpps {extra['relay_mpps']}")
 		if hasattr(relay, "diag"):
 			extra.update(relay.diag())
 		gen.cmd("stop", timeout=30)
@@ -318,6 +440,11 @@ def main():
 	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
 	ap.add_argument("--ring", type=int, default=1024, help="virtqueue size")
 	ap.add_argument("--burst", type=int, default=32)
+	ap.add_argument("--loop", choices=["open", "closed"], default="open",
+			help="open: flowgen, N flows; closed: relay.sh's tx_first loop, "
+			f"flows 1 or {CLOSED_FLOWS} (see bench/README.md)")
+	ap.add_argument("--tx-first", type=int, default=16,
+			help="--loop closed: bursts injected per port")
 	ap.add_argument("--xviod", default=os.environ.get("XVIOD"))
 	ap.add_argument("--xvioctl", default=os.environ.get("XVIOCTL"))
 	ap.add_argument("--out", default=os.path.join(R.HERE, "results"))
@@ -349,6 +476,9 @@ def main():
 			args.flows = "1,100000"
 	rulesets = [int(x) for x in args.rules.split(",")]
 	flows = [int(x) for x in args.flows.split(",")]
+	if args.loop == "closed":
+		flows = sorted({1 if f <= 1 else CLOSED_FLOWS for f in flows})
+		args.flows = ",".join(map(str, flows))
 	names = [n for n in RELAYS if n in (args.only or RELAYS)]
 
 	R.check_env("flows.py", "ovs" in names)
@@ -367,6 +497,8 @@ def main():
 				if n in RULED:
 					cells.append((n, nr, f))
 	res = {c: [] for c in cells}
+	cap = {c: [] for c in cells}
+	genbound = set()
 	runs, errors, contended, busy = [], [], [], []
 	for rep in range(args.reps):
 		for c in cells:
@@ -377,6 +509,10 @@ def main():
 			try:
 				m, share, extra = run_once(args, name, nr, nf)
 				res[c].append(m)
+				if extra.get("capacity_mpps"):
+					cap[c].append(extra["capacity_mpps"])
+				if extra["bound"] == "generator":
+					genbound.add(c)
 				runs.append({"relay": name, "rules": nr, "flows": nf, "rep": rep + 1,
 					     "mpps": m, "busy_before": round(b, 3), "cpu_share": share,
 					     **extra})
@@ -384,6 +520,9 @@ def main():
 				R.log(f"rep {rep + 1}/{args.reps} {name:8s} rules {nr:6d} flows {nf:6d} "
 				      f"{m:7.3f} Mpps  (cpu {' '.join(f'{k} {v:.2f}' for k, v in share.items())}"
 				      f"{', install %.2f s' % extra['install_s'] if extra['install_s'] else ''})"
+				      f"  {extra['bound']}-bound, relay busy {extra['busy']}, offered dropped "
+				      f"{extra['offered_drop_share']}, capacity {extra.get('capacity_mpps')}, "
+				      f"pkts/poll {extra.get('pkts_per_poll')}"
 				      + (f"  WARNING: {', '.join(low)} did not get its core" if low else ""))
 				if low:
 					contended.append(tag)
@@ -396,8 +535,13 @@ def main():
 	now = datetime.datetime.now()
 	cpu = R.machine_cpu()
 	cmdline = "bench/flows.sh " + " ".join(sys.argv[1:])
-	setup = (f"{args.reps} reps × {args.interval:g} s, {args.size}-byte frames, testpmd flowgen "
-		 f"generator (both ports, open loop, burst {args.burst}) on core {R.GEN_CPU}, relay on "
+	gen_desc = (f"testpmd flowgen generator (both ports, open loop, burst {args.burst})"
+		    if args.loop == "open" else
+		    f"testpmd io-forwarding generator (both ports, closed loop of tx_first "
+		    f"{args.tx_first}×{args.burst} frames per port, 256-source txonly-multi-flow "
+		    f"for 256 flows)")
+	setup = (f"{args.reps} reps × {args.interval:g} s, {args.size}-byte frames, {gen_desc} "
+		 f"on core {R.GEN_CPU}, relay on "
 		 f"core {R.RELAY_CPU}, memory {args.mem}, ring {args.ring}, {cpu}")
 	if contended:
 		setup += ("; WARNING: generator or relay got < 90 % of its core in: "
@@ -406,6 +550,16 @@ def main():
 		setup += (f"; WARNING: other load on the machine before runs, up to "
 			  f"{max(busy):.0%} of all CPUs")
 	tbl = table(summ, rulesets, flows)
+	csumm = {c: {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": xs}
+		 for c, xs in cap.items() if xs}
+	ctbl = table(csumm, rulesets, flows)
+	gb = ", ".join(f"{n} {r:,} rules {f:,} flows" if n in RULED else f"{n} {f:,} flows"
+		       for n, r, f in cells if (n, r, f) in genbound)
+	tbl += ("\n\nWhat limited each cell (bench/README.md, \"What limits the figure\"): "
+		+ (f"**generator-bound** (the relay had idle cycles and refused nothing): {gb}."
+		   if gb else "every cell was relay-bound.")
+		+ "\n\nPer-core capacity, Mpps = delivered / relay PMD busy share (xviod: pmd "
+		  "busy_pct; OVS: pmd-stats processing cycles):\n\n" + ctbl)
 	print(f"\n{setup}\n\n{tbl}\n")
 	for e in errors:
 		print("error:", e.splitlines()[0])
@@ -426,6 +580,9 @@ def main():
 			   "cpu": cpu, "args": vars(args), "runs": runs,
 			   "summary": [{"relay": c[0], "rules": c[1], "flows": c[2], **v}
 				       for c, v in summ.items()],
+			   "capacity": [{"relay": c[0], "rules": c[1], "flows": c[2], **v}
+					for c, v in csumm.items()],
+			   "generator_bound": [list(c) for c in genbound],
 			   "errors": errors}, f, indent=1)
 	png = base + ".png"
 	try:

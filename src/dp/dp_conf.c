@@ -27,7 +27,7 @@ static struct dp_conf *conf_cur;	/* == dp_conf_rcu; the writer's view */
 static struct dp_pmd *pmds[DP_PMD_MAX];
 /* Counters of contexts already destroyed, so totals never go backwards. */
 static uint64_t gone_drops[DP_DROP_MAX], gone_flooded, gone_learned, gone_moved;
-static uint64_t gone_emc, gone_mflow, gone_upcalls, gone_upcall_fail;
+static uint64_t gone_emc, gone_mflow, gone_upcalls, gone_upcall_fail, gone_emc_bypassed;
 static uint64_t gone_act_drops[DPACT_DROP_MAX];
 
 static uint32_t mac_aging = DP_MAC_AGING_DEFAULT;
@@ -235,6 +235,7 @@ void dp_pmd_destroy(struct dp_pmd *ctx)
 	gone_mflow += ctx->n_mflow_hits;
 	gone_upcalls += ctx->n_upcalls;
 	gone_upcall_fail += ctx->n_upcall_fail;
+	gone_emc_bypassed += ctx->n_emc_bypassed;
 	for (int d = 0; d < DPACT_DROP_MAX; d++)
 		gone_act_drops[d] += ctx->act.drops[d];
 	emc_destroy(&ctx->emc);
@@ -274,7 +275,7 @@ void dp_stats_json(json_t *obj)
 {
 	uint64_t drops[DP_DROP_MAX], flooded = gone_flooded, learned = gone_learned,
 		 moved = gone_moved, emc = gone_emc, mf = gone_mflow, up = gone_upcalls,
-		 upf = gone_upcall_fail, adrops[DPACT_DROP_MAX];
+		 upf = gone_upcall_fail, byp = gone_emc_bypassed, adrops[DPACT_DROP_MAX];
 	json_t *d = json_object();
 	unsigned n_xc = 0;
 
@@ -294,6 +295,7 @@ void dp_stats_json(json_t *obj)
 		mf += COUNTER_READ(ctx->n_mflow_hits);
 		up += COUNTER_READ(ctx->n_upcalls);
 		upf += COUNTER_READ(ctx->n_upcall_fail);
+		byp += COUNTER_READ(ctx->n_emc_bypassed);
 		for (int r = 0; r < DPACT_DROP_MAX; r++)
 			adrops[r] += COUNTER_READ(ctx->act.drops[r]);
 	}
@@ -310,6 +312,7 @@ void dp_stats_json(json_t *obj)
 	json_object_set_new(obj, "xconnects", json_integer(n_xc / 2));
 	json_object_set_new(obj, "mac_aging", json_integer(mac_aging));
 	json_object_set_new(obj, "emc_hits", json_integer((json_int_t)emc));
+	json_object_set_new(obj, "emc_bypassed", json_integer((json_int_t)byp));
 	json_object_set_new(obj, "megaflow_hits", json_integer((json_int_t)mf));
 	json_object_set_new(obj, "upcalls", json_integer((json_int_t)up));
 	json_object_set_new(obj, "upcall_failures", json_integer((json_int_t)upf));

@@ -39,6 +39,7 @@ struct dp_pmd {
 	struct emc emc;			/* this PMD's exact-match cache */
 	struct dpact_ctx act;		/* action execution, its drop counters */
 	uint64_t n_emc_hits, n_mflow_hits, n_upcalls, n_upcall_fail;
+	uint64_t n_emc_bypassed;	/* packets of bursts that skipped the EMC (emc.h) */
 	uint16_t n_dirty;		/* ids in dirty[] whose buffer may hold packets */
 	uint16_t dirty[PORT_MAX];
 	/* Counters: written by the PMD with relaxed stores, summed by the

@@ -5,6 +5,7 @@
  * No locks, atomics read-modify-writes or allocations per packet, except the
  * packet clones a flood needs (taken from the PMD's own pool).
  */
+#include <stddef.h>
 #include <string.h>
 #include <urcu-qsbr.h>
 
@@ -192,6 +193,20 @@ fail:
 	return NULL;
 }
 
+/* emc_key_eq for the key before it in the burst, first on the words where
+ * distinct flows usually differ (addresses, ports), so a burst of many flows
+ * does not pay a whole-key compare per packet. */
+static inline bool key_same_as_prev(const struct flow_key *a, const struct flow_key *b)
+{
+	enum { W_NW = offsetof(struct flow_key, nw_src) / 8,
+	       W_TP = offsetof(struct flow_key, tp_src) / 8 };
+	const flow_word *x = flow_u64(a), *y = flow_u64(b);
+
+	if ((x[W_NW] ^ y[W_NW]) | (x[W_TP] ^ y[W_TP]))
+		return false;
+	return emc_key_eq(a, b);
+}
+
 /* Parse → exact-match cache → megaflow cache → (miss) pipeline, then run
  * each megaflow's actions over the run of packets that hit it. */
 static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
@@ -199,7 +214,8 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 	struct mflow_entry *flows[PKT_BURST];
 	const struct flow_key *kp[PKT_BURST];
 	uint64_t now = time_ns();
-	uint16_t i, hits = 0, mhits = 0;
+	uint16_t i, hits = 0, mhits = 0, lookups = 0, ehits = 0;
+	bool use_emc = emc_burst_active(&ctx->emc);
 
 	/* Extract all first: hashing straight after each extract stalls on
 	 * the key's stores (measured, parse_bench). */
@@ -212,33 +228,45 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 	}
 	for (i = 0; i < n; i++) {
 		struct mflow_entry *e;
-		uint32_t h;
+		uint32_t h = 0;
 
 		/* A burst is mostly one flow: a packet whose key equals the
 		 * one before it takes the same megaflow, with no hash and no
 		 * cache probe (an exact match, like the EMC's). */
 		if (i && flows[i - 1] && ctx->emc.enabled &&
-		    emc_key_eq(&ctx->keys[i], &ctx->keys[i - 1])) {
+		    key_same_as_prev(&ctx->keys[i], &ctx->keys[i - 1])) {
 			flows[i] = flows[i - 1];
 			hits++;
 			continue;
 		}
-		h = emc_hash(&ctx->keys[i]);
-		e = emc_lookup(&ctx->emc, &ctx->keys[i], h);
-		if (likely(e)) {
-			hits++;
-		} else if ((e = mflow_lookup(&dp_mflow, &ctx->keys[i]))) {
+		if (use_emc) {
+			h = emc_hash(&ctx->keys[i]);
+			lookups++;
+			e = emc_lookup(&ctx->emc, &ctx->keys[i], h);
+			if (likely(e)) {
+				hits++;
+				ehits++;
+				flows[i] = e;
+				continue;
+			}
+		}
+		if ((e = mflow_lookup(&dp_mflow, &ctx->keys[i]))) {
 			mhits++;
-			emc_insert(&ctx->emc, &ctx->keys[i], h, e);
+			if (use_emc)
+				emc_insert(&ctx->emc, &ctx->keys[i], h, e);
 		} else {
 			e = upcall(ctx, pkts[i], &ctx->keys[i], now);
-			if (e)
-				emc_insert(&ctx->emc, &ctx->keys[i], h, e);
-			else
+			if (!e)
 				pkts[i] = NULL;	/* handled */
+			else if (use_emc)
+				emc_insert(&ctx->emc, &ctx->keys[i], h, e);
 		}
 		flows[i] = e;
 	}
+	if (use_emc)
+		emc_burst_done(&ctx->emc, lookups, ehits);
+	else if (ctx->emc.enabled)
+		COUNTER_ADD(ctx->n_emc_bypassed, n);
 	COUNTER_ADD(ctx->n_emc_hits, hits);
 	COUNTER_ADD(ctx->n_mflow_hits, mhits);
 	/* Runs of packets of one megaflow go through its actions together. */

@@ -28,6 +28,7 @@ int emc_init(struct emc *emc, struct mflow *mf, uint32_t pmd, uint32_t n_entries
 	emc->mf = mf;
 	emc->pmd = pmd;
 	emc->enabled = true;
+	emc->adaptive = true;
 	emc->rng = 0x9e3779b9u ^ (pmd * 0x85ebca6bu);
 	emc_set_insert_inv_prob(emc, EMC_DEFAULT_INV_PROB);
 	return 0;
@@ -49,6 +50,8 @@ void emc_flush(struct emc *emc)
 void emc_set_enabled(struct emc *emc, bool on)
 {
 	emc->enabled = on;
+	emc->skip = emc->win_lookups = emc->win_hits = 0;
+	emc->bypass = false;
 	if (!on)
 		emc_flush(emc);
 }

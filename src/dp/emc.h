@@ -15,12 +15,23 @@
  * flows and 8,192 entries, inserting on every megaflow hit would only thrash.
  * 1 in insert_inv_prob megaflow hits is inserted (1 = always, 0 = never).
  *
+ * Adaptive bypass: with far more active flows than entries (100,000 flows,
+ * 8,192 entries) nearly every lookup misses, and a miss costs the whole-key
+ * hash and a cache miss on a random set before the megaflow lookup that
+ * decides anyway. The PMD reports each burst's lookups and hits; when fewer
+ * than 1 in EMC_MIN_HIT_DIV lookups of a window of EMC_WINDOW hit, it goes
+ * into bypass: EMC_SKIP_BURSTS bursts go straight to the megaflow cache (no
+ * hash, no probe, no insert), then one burst samples (looks up, inserts),
+ * and so on until a window of sampled lookups hits often enough again. Off with adaptive=false
+ * (the differential test runs both ways).
+ *
  * Thread-safety: an emc belongs to one PMD thread; nothing else touches it.
  * The control thread asks the PMD to call emc_flush or change settings.
  */
 #ifndef XVIO_EMC_H
 #define XVIO_EMC_H
 
+#include <immintrin.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +41,9 @@
 #define EMC_WAYS		4
 #define EMC_DEFAULT_ENTRIES	8192
 #define EMC_DEFAULT_INV_PROB	100
+#define EMC_WINDOW		4096	/* lookups per bypass decision */
+#define EMC_MIN_HIT_DIV		8	/* bypass below 1 hit in 8 lookups */
+#define EMC_SKIP_BURSTS		63	/* bypassed bursts per sampled one */
 
 struct emc_set {
 	uint32_t hash[EMC_WAYS];
@@ -48,6 +62,10 @@ struct emc {
 	bool enabled;
 	uint32_t insert_thresh;			/* insert if rand <= thresh */
 	uint32_t rng;
+	bool adaptive;				/* bypass when it does not pay */
+	bool bypass;				/* sampling 1 burst in EMC_SKIP_BURSTS + 1 */
+	uint32_t skip;				/* bursts left to bypass */
+	uint32_t win_lookups, win_hits;
 	uint64_t n_hits, n_inserts;
 };
 
@@ -66,14 +84,36 @@ static inline uint32_t emc_hash(const struct flow_key *key)
 	return flow_key_hash(key);
 }
 
+/* Whole-key equality without branches per word. Spelled out in vectors: at
+ * -O2 the compilers leave the plain loop scalar (40 xor/or pairs). */
 static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b)
 {
+#if defined(__AVX512F__)
+	__m512i d = _mm512_setzero_si512();
+
+#pragma GCC unroll 8
+	for (size_t i = 0; i < sizeof(*a) / 64; i++)
+		d = _mm512_or_si512(d, _mm512_xor_si512(
+			_mm512_loadu_si512((const char *)a + 64 * i),
+			_mm512_loadu_si512((const char *)b + 64 * i)));
+	return _mm512_test_epi64_mask(d, d) == 0;
+#elif defined(__AVX2__)
+	__m256i d = _mm256_setzero_si256();
+
+#pragma GCC unroll 16
+	for (size_t i = 0; i < sizeof(*a) / 32; i++)
+		d = _mm256_or_si256(d, _mm256_xor_si256(
+			_mm256_loadu_si256((const __m256i *)(const void *)((const char *)a + 32 * i)),
+			_mm256_loadu_si256((const __m256i *)(const void *)((const char *)b + 32 * i))));
+	return _mm256_testz_si256(d, d);
+#else
 	const cls_u64 *x = cls_words(a), *y = cls_words(b);
 	uint64_t diff = 0;
 
 	for (size_t i = 0; i < FLOW_U64S; i++)
 		diff |= x[i] ^ y[i];
 	return diff == 0;
+#endif
 }
 
 /* PMD: the live megaflow cached for key, or NULL. */
@@ -105,6 +145,32 @@ static inline struct mflow_entry *emc_lookup(struct emc *emc, const struct flow_
 		return e;
 	}
 	return NULL;
+}
+
+/* PMD, per burst: whether this burst looks the EMC up at all. */
+static inline bool emc_burst_active(struct emc *emc)
+{
+	if (!emc->enabled)
+		return false;
+	if (likely(emc->skip == 0))
+		return true;
+	emc->skip--;
+	return false;
+}
+
+/* PMD, after a burst that used the EMC: its lookups and hits. */
+static inline void emc_burst_done(struct emc *emc, uint32_t lookups, uint32_t hits)
+{
+	if (!emc->adaptive)
+		return;
+	emc->win_lookups += lookups;
+	emc->win_hits += hits;
+	if (emc->win_lookups >= EMC_WINDOW) {
+		emc->bypass = emc->win_hits * EMC_MIN_HIT_DIV < emc->win_lookups;
+		emc->win_lookups = emc->win_hits = 0;
+	}
+	if (emc->bypass)
+		emc->skip = EMC_SKIP_BURSTS;
 }
 
 /* PMD: remember key -> e, e just found by mflow_lookup (or installed) in

@@ -324,13 +324,30 @@ static inline bool is_vlan_tpid(uint16_t type)
 	return type == BE16(ETH_P_8021Q) || type == BE16(ETH_P_8021AD);
 }
 
+/* The whole key to zero, as whole-vector stores: gcc -O2 expands the memset
+ * of 320 bytes into ~50 instructions (callgrind, bench/dp_callgrind.sh). */
+static inline void key_zero(struct flow_key *k)
+{
+#if defined(__AVX512F__)
+#pragma GCC unroll 8
+	for (size_t i = 0; i < sizeof(*k) / 64; i++)
+		_mm512_storeu_si512((char *)k + 64 * i, _mm512_setzero_si512());
+#elif defined(__AVX2__)
+#pragma GCC unroll 16
+	for (size_t i = 0; i < sizeof(*k) / 32; i++)
+		_mm256_storeu_si256((__m256i *)(void *)((char *)k + 32 * i), _mm256_setzero_si256());
+#else
+	memset(k, 0, sizeof(*k));
+#endif
+}
+
 void flow_extract(struct pkt *p, struct flow_key *k)
 {
 	const uint8_t *d = p->data;
 	uint32_t len = p->len, off = 12;	/* the ethertype (or TPID) */
 	uint16_t type;
 
-	memset(k, 0, sizeof(*k));
+	key_zero(k);
 	k->in_port = p->in_port;
 	p->l3_off = 0;
 	p->l4_off = 0;

@@ -283,7 +283,7 @@ static void reset_tables(void)
 	}
 }
 
-static void differential(bool emc_on)
+static void differential(bool emc_on, bool adaptive)
 {
 	enum { N_PACKETS = 120000, CHANGE_EVERY = 3000 };
 	uint32_t seq = 0;
@@ -292,6 +292,7 @@ static void differential(bool emc_on)
 
 	srand(emc_on ? 4242 : 777);
 	emc_set_enabled(&ctx->emc, emc_on);
+	ctx->emc.adaptive = adaptive;
 	reset_tables();
 	for (int i = 0; i < 120; i++)
 		add_random_rule(0, prio++);
@@ -347,8 +348,9 @@ static void differential(bool emc_on)
 				disagree++;
 		seq += n;
 	}
-	printf("differential (emc %s): %u packets, %d+%d rules at the end, %u disagreements\n",
-	       emc_on ? "on" : "off", seq, n_model[0], n_model[1], disagree);
+	printf("differential (emc %s%s): %u packets, %d+%d rules at the end, %u disagreements\n",
+	       emc_on ? "on" : "off", emc_on && adaptive ? ", adaptive bypass" : "", seq,
+	       n_model[0], n_model[1], disagree);
 	assert_int_equal(disagree, 0);
 	assert_int_equal(pkt_pool_avail(pool), 512);
 	reset_tables();
@@ -357,13 +359,69 @@ static void differential(bool emc_on)
 static void test_differential_emc_on(void **state)
 {
 	(void)state;
-	differential(true);
+	differential(true, false);
+}
+
+static void test_differential_emc_adaptive(void **state)
+{
+	(void)state;
+	differential(true, true);
 }
 
 static void test_differential_emc_off(void **state)
 {
 	(void)state;
-	differential(false);
+	differential(false, false);
+}
+
+/* Bursts of UDP frames from p0 that differ only in nw_dst, over n_dst values. */
+static void udp_bursts(unsigned n_bursts, uint32_t n_dst, uint32_t *k)
+{
+	for (unsigned b = 0; b < n_bursts; b++) {
+		struct pkt *p[PKT_BURST];
+		uint16_t in;
+
+		for (int i = 0; i < PKT_BURST; i++) {
+			p[i] = random_packet(0, &in);
+			p[i]->data[23] = 17;
+			memcpy(p[i]->data + 26, "\x0a\x00\x00\x01", 4);	/* nw_src */
+			memcpy(p[i]->data + 34, "\x03\xe8\x03\xe9", 4);	/* ports */
+			p[i]->data[30] = 10;
+			p[i]->data[31] = (uint8_t)(*k >> 16);
+			p[i]->data[32] = (uint8_t)(*k >> 8);
+			p[i]->data[33] = (uint8_t)*k;
+			*k = (*k + 1) % n_dst;
+		}
+		dp_process(ctx, ports[0], p, PKT_BURST);
+		dp_flush(ctx);
+		rcu_quiescent_state();
+	}
+}
+
+/* The EMC stands aside when nearly every lookup misses (many more flows than
+ * entries), and comes back when the traffic fits it again. */
+static void test_emc_adaptive_bypass(void **state)
+{
+	uint32_t k = 0;
+	uint64_t byp, hits;
+
+	(void)state;
+	reset_tables();
+	emc_set_enabled(&ctx->emc, true);
+	ctx->emc.adaptive = true;
+	assert_int_equal(run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
+	byp = ctx->n_emc_bypassed;
+	udp_bursts(2000, 60000, &k);		/* 64,000 packets, all distinct */
+	assert_true(ctx->emc.bypass);
+	assert_true(ctx->n_emc_bypassed - byp > 40000);
+	k = 0;
+	udp_bursts(40000, 64, &k);		/* 64 flows: fits, hits again */
+	assert_false(ctx->emc.bypass);
+	hits = ctx->n_emc_hits;
+	udp_bursts(200, 64, &k);
+	assert_true(ctx->n_emc_hits - hits > 190 * PKT_BURST);
+	assert_int_equal(pkt_pool_avail(pool), 512);
+	reset_tables();
 }
 
 /* add-flows is all or nothing: one bad line, no flow added. */
@@ -431,7 +489,9 @@ int main(void)
 		cmocka_unit_test(test_add_flows_atomic),
 		cmocka_unit_test(test_counters_and_port_removal),
 		cmocka_unit_test(test_differential_emc_on),
+		cmocka_unit_test(test_differential_emc_adaptive),
 		cmocka_unit_test(test_differential_emc_off),
+		cmocka_unit_test(test_emc_adaptive_bypass),
 	};
 
 	rcu_register_thread();

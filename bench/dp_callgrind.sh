@@ -1,0 +1,32 @@
+#!/bin/sh
+# Instructions per packet of the datapath (dp_process + dp_flush), counted by
+# callgrind: load-independent, so it can be run on a busy machine. Cases: the
+# L2 relay (xconnect), 1 rule 1 flow, 1,000 rules 1 flow, 1,000 rules 100,000
+# flows, with bench/flows.sh's rule sets and traffic (see bench/dp_bench.c).
+#   bench/dp_callgrind.sh [BUILD-DIR] [PACKETS]     (~1 min)
+# BUILD-DIR must be configured for valgrind (no AVX-512), e.g.
+#   meson setup /tmp/build-cg -Dnative=false -Dc_args=-march=x86-64-v3 --buildtype=debugoptimized
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+b=${1:-/tmp/build-cg}
+n=${2:-64000}
+[ -f "$b/build.ninja" ] || meson setup "$b" "$here/.." -Dnative=false \
+	-Dc_args=-march=x86-64-v3 --buildtype=debugoptimized >/dev/null
+ninja -C "$b" dp_bench >/dev/null
+t=$(mktemp -d /tmp/dp-callgrind.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+"$here/flows.sh" --print-rules 1 > "$t/r1"
+"$here/flows.sh" --print-rules 1000 > "$t/r1000"
+printf '| case | instructions/packet |\n|---|---|\n'
+for c in "xconnect 1" "r1 1" "r1000 1" "r1000 100000"; do
+	set -- $c
+	rules=$1
+	[ "$rules" = xconnect ] || rules="$t/$1"
+	valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$t/cg.$1.$2" \
+		"$b/dp_bench" "$rules" "$2" "$n" > "$t/out" 2> "$t/err" || { cat "$t/err" "$t/out"; exit 1; }
+	ir=$(callgrind_annotate "$t/cg.$1.$2" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+	case $1 in xconnect) name="xconnect (L2 relay)";; r1) name="1 rule, 1 flow";;
+		*) name="1,000 rules, $2 flow(s)";; esac
+	printf '| %s | %s |\n' "$name" "$(echo "$ir $n" | awk '{ printf "%.0f", $1 / $2 }')"
+	if [ -n "$DP_CALLGRIND_KEEP" ]; then cp "$t/cg.$1.$2" "$DP_CALLGRIND_KEEP/"; fi
+done
