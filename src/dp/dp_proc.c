@@ -46,6 +46,30 @@ static void tx_enqueue(struct dp_pmd *ctx, struct port *out, struct pkt *p)
 	}
 }
 
+/* tx_enqueue for n packets to one port: copied in runs, not one by one (a
+ * megaflow's single output gets the whole run of packets that hit it). */
+static void tx_enqueue_bulk(struct dp_pmd *ctx, struct port *out, struct pkt **pkts, uint16_t n)
+{
+	struct dp_txbuf *tb = &ctx->tx[out->id];
+
+	if (!tb->port) {
+		ctx->dirty[ctx->n_dirty++] = out->id;
+		tb->port = out;
+	}
+	while (n) {
+		uint16_t k = (uint16_t)(PKT_BURST - tb->n) < n ? (uint16_t)(PKT_BURST - tb->n) : n;
+
+		memcpy(&tb->pkts[tb->n], pkts, k * sizeof(*pkts));
+		tb->n = (uint16_t)(tb->n + k);
+		pkts += k;
+		n = (uint16_t)(n - k);
+		if (tb->n == PKT_BURST) {
+			port_tx_burst(out, ctx->txq, tb->pkts, PKT_BURST);
+			tb->n = 0;
+		}
+	}
+}
+
 void dp_flush(struct dp_pmd *ctx)
 {
 	for (uint16_t i = 0; i < ctx->n_dirty; i++) {
@@ -152,8 +176,7 @@ void dp_output(struct dp_pmd *ctx, uint16_t port_id, struct pkt **pkts, uint16_t
 		pkt_free_bulk(pkts, n);
 		return;
 	}
-	for (uint16_t i = 0; i < n; i++)
-		tx_enqueue(ctx, out, pkts[i]);
+	tx_enqueue_bulk(ctx, out, pkts, n);
 }
 
 /* A miss in both caches: run the pipeline, install its megaflow. Returns the
@@ -311,6 +334,5 @@ void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t
 		port_tx_burst(conf->ports[peer], ctx->txq, pkts, n);
 		return;
 	}
-	for (uint16_t i = 0; i < n; i++)
-		tx_enqueue(ctx, conf->ports[peer], pkts[i]);
+	tx_enqueue_bulk(ctx, conf->ports[peer], pkts, n);
 }
