@@ -1,6 +1,6 @@
 /*
  * port: the one interface every kind of port implements (vhost-user, tap,
- * af_packet, later afxdp), and the port table the datapath reads.
+ * af_packet, afxdp), and the port table the datapath reads.
  *
  * A port has n_rxq receive queues, each polled by exactly one PMD thread (see
  * pmd.h), so rx_burst never needs a lock. Transmit is called with the PMD's
@@ -161,6 +161,20 @@ struct port_listener {
 	struct port_listener *next;
 };
 void port_listener_register(struct port_listener *l);
+
+/* The per-queue tx spinlock of kinds whose tx queues several PMDs share
+ * (see the top of this file): taken once per burst, never per packet. */
+static inline void port_txq_lock(uint8_t *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(l, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static inline void port_txq_unlock(uint8_t *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
 
 static inline uint16_t port_rx_burst(struct port *p, uint16_t qid, struct pkt **pkts, uint16_t n)
 {

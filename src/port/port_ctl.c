@@ -42,7 +42,8 @@ static int cmd_add_port(struct ctl_req *req)
 		return ctl_error(req, EEXIST, "%s: port exists", name);
 	kind = port_kind_find(kind_name);
 	if (!kind)
-		return ctl_error(req, EINVAL, "%s: unknown port kind '%s' (vhost-user, tap, af_packet)",
+		return ctl_error(req, EINVAL,
+				 "%s: unknown port kind '%s' (vhost-user, tap, af_packet, afxdp)",
 				 name, kind_name);
 	port = kind->create(name, req->argc - 3, req->argv + 3, err, sizeof(err));
 	if (!port)
@@ -256,7 +257,8 @@ static int cmd_stats(struct ctl_req *req)
 }
 
 static const struct ctl_cmd port_cmds[] = {
-	{ "add-port", "NAME vhost-user path=SOCK [client] [queues=N] | NAME tap|af_packet dev=IF",
+	{ "add-port", "NAME vhost-user path=SOCK [client] [queues=N] | NAME tap|af_packet dev=IF | "
+	  "NAME afxdp dev=IF [queues=N] [mode=auto|zc|copy] [xdp-mode=auto|native|skb]",
 	  2, -1, cmd_add_port, true },
 	{ "del-port", "NAME", 1, 1, cmd_del_port, true },
 	{ "show", "", 0, 0, cmd_show, false },

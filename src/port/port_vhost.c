@@ -37,18 +37,6 @@ static inline struct vhost_dev *port_dev(struct port *port)
 	return ((struct vhost_port *)port->priv)->dev;
 }
 
-static inline void spin_lock(uint8_t *l)
-{
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(l, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
-}
-
-static inline void spin_unlock(uint8_t *l)
-{
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
-}
-
 static uint16_t vhost_rx_burst(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
 {
 	struct vhost_dev *dev = port_dev(port);
@@ -109,10 +97,10 @@ static uint16_t vhost_tx_burst(struct port *port, uint16_t qid, struct pkt **pkt
 	}
 	vv = &dev->vqs[2 * qp];
 	mem = rcu_dereference(dev->mem);
-	spin_lock(&vv->tx_lock);
+	port_txq_lock(&vv->tx_lock);
 	if (likely(mem != NULL))
 		sent = vq_enqueue_burst(&vv->vq, mem, pkts, n);
-	spin_unlock(&vv->tx_lock);
+	port_txq_unlock(&vv->tx_lock);
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += pkts[i]->len;
 	if (unlikely(sent < n)) {
