@@ -163,5 +163,6 @@ xc ct-stats || true
 echo "== Linux vs xviod"
 $PY "$HERE/ct_compare.py" compare "$T_TMP/linux.json" "$T_TMP/xviod.json" ||
 	{ xc dump-flows; fail "xviod and Linux disagree where no difference is intended"; }
+[ -z "${CT_COMPARE_KEEP:-}" ] || cp "$T_TMP"/*.json "$CT_COMPARE_KEEP"/
 kill -0 "$XVIOD_PID" || fail "xviod died"
 echo "PASS"
