@@ -70,8 +70,6 @@ struct afxdp_q {
 
 enum afxdp_xdp_mode { AFXDP_XDP_NATIVE, AFXDP_XDP_SKB };
 
-struct afxdp_fds;
-
 struct afxdp {
 	uint16_t n_q;
 	uint16_t n_dev_q;		/* the device's queues (n_q may be fewer) */
@@ -82,7 +80,11 @@ struct afxdp {
 	enum afxdp_xdp_mode xdp_mode;	/* what the program got attached as */
 	char dev[IFNAMSIZ];
 	struct afxdp_q *q[PORT_MAX_QUEUES];
-	struct afxdp_fds *lib_fds;	/* bpf fds libxdp opened for us */
+	/* The XDP program (control thread only). */
+	struct xdp_program *xp;
+	struct bpf_object *obj;
+	int prog_fd, map_fd;
+	int link_fd;			/* our attachment; closing it detaches */
 };
 
 uint16_t afxdp_rx_burst(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n);

@@ -3,17 +3,16 @@
  *
  *   add-port NAME afxdp dev=IF [queues=N] [mode=auto|zc|copy] [xdp-mode=auto|native|skb]
  *
- * One AF_XDP socket and UMEM per queue (port_afxdp.h), libxdp's default XDP
- * program redirecting device queue q to socket q. Set-up tries, in order,
- * native XDP then generic (skb) XDP (xdp-mode=auto), and on each queue
- * zero-copy then copy (mode=auto; zero-copy needs native XDP and driver
- * support, veth has none). Any failure closes every socket opened so far —
- * the last socket's close detaches the program — and we then check the
- * device is back as we found it, so a failed add-port or a del-port leaves
- * no XDP program behind. A device that already has an XDP program is
- * refused as busy: we never share or replace someone else's.
+ * One AF_XDP socket and UMEM per queue (port_afxdp.h), and libxdp's default
+ * AF_XDP program redirecting device queue q to socket q, which we load and
+ * attach through a bpf link (prog_load). Set-up tries, in order, native XDP
+ * then generic (skb) XDP (xdp-mode=auto), and on each queue zero-copy then
+ * copy (mode=auto; zero-copy needs native XDP and driver support, veth has
+ * none). Any failure closes every socket opened so far and the link, which
+ * detaches the program, so a failed add-port, a del-port or a dead xviod
+ * leaves no XDP program behind. A device that already has an XDP program
+ * is refused as busy: we never share or replace someone else's.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -226,101 +225,11 @@ static uint32_t dev_xdp_prog(int ifindex, uint8_t *attach_mode)
 	return opts.attach_mode == XDP_ATTACHED_NONE ? 0 : opts.prog_id;
 }
 
-/*
- * libxdp 1.3 leaks one map and one program fd per socket it deletes (its
- * lookups of the attached program are never closed), so a loop of add-port
- * and del-port would run out of fds. We keep the books ourselves: the bpf
- * fds (by number and object id, from /proc/self/fdinfo) that appear while
- * the library sets up or tears down our sockets and are still open once the
- * sockets are gone are the library's leftovers, and we close them. The
- * control thread is the only one that opens bpf objects, so nothing else
- * can appear in between.
- */
-#define BPF_FDS_MAX	256
-
-struct afxdp_fds {
-	unsigned n;
-	int fd[BPF_FDS_MAX];
-	uint32_t id[BPF_FDS_MAX];
-};
-
-/* The object id of a bpf fd (map, program, btf, link), 0 if fd is none. */
-static uint32_t bpf_fd_id(int fd)
-{
-	char path[64], line[128];
-	uint32_t id = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (!id && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "_id:");
-
-		if (p && (!strncmp(line, "map_id:", 7) || !strncmp(line, "prog_id:", 8) ||
-			  !strncmp(line, "btf_id:", 7) || !strncmp(line, "link_id:", 8)))
-			id = (uint32_t)strtoul(p + 4, NULL, 10);
-	}
-	fclose(f);
-	return id;
-}
-
-static void afxdp_fds_get(struct afxdp_fds *s)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	s->n = 0;
-	if (!d)
-		return;
-	while ((e = readdir(d)) && s->n < BPF_FDS_MAX) {
-		char path[64], target[64];
-		ssize_t len;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		fd = atoi(e->d_name);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		len = readlink(path, target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = 0;
-		if (strncmp(target, "anon_inode:bpf", 14) && strcmp(target, "anon_inode:btf"))
-			continue;
-		s->fd[s->n] = fd;
-		s->id[s->n++] = bpf_fd_id(fd);
-	}
-	closedir(d);
-}
-
-static bool afxdp_fds_has(const struct afxdp_fds *s, int fd, uint32_t id)
-{
-	for (unsigned i = 0; i < s->n; i++)
-		if (s->fd[i] == fd && s->id[i] == id)
-			return true;
-	return false;
-}
-
-/* Close every bpf fd open now that is not in keep, or that is in also. */
-static void afxdp_fds_close_new(const struct afxdp_fds *keep, const struct afxdp_fds *also)
-{
-	struct afxdp_fds now;
-
-	afxdp_fds_get(&now);
-	for (unsigned i = 0; i < now.n; i++)
-		if (!afxdp_fds_has(keep, now.fd[i], now.id[i]) ||
-		    (also && afxdp_fds_has(also, now.fd[i], now.id[i])))
-			close(now.fd[i]);
-}
-
 static void q_close(struct afxdp_q *q)
 {
 	if (!q)
 		return;
-	/* The socket first: it holds the UMEM, and the last socket of the
-	 * device takes libxdp's program with it. */
+	/* The socket first: it holds the UMEM (and leaves the xskmap). */
 	xsk_socket__delete(q->xsk);
 	xsk_umem__delete(q->umem);
 	if (q->area)
@@ -342,7 +251,7 @@ static const char *q_errmsg(int rc, const char *what, char *buf, size_t len)
 }
 
 /* Open queue qid with one XDP mode and one bind mode; NULL with *rc set. */
-static struct afxdp_q *q_open(const char *dev, uint32_t qid, int xdp_mode, bool zc, int *rc)
+static struct afxdp_q *q_open(const char *dev, uint32_t qid, int map_fd, bool zc, int *rc)
 {
 	const struct xsk_umem_config ucfg = {
 		.fill_size = AFXDP_RX_FRAMES,
@@ -352,7 +261,8 @@ static struct afxdp_q *q_open(const char *dev, uint32_t qid, int xdp_mode, bool 
 	const struct xsk_socket_config scfg = {
 		.rx_size = AFXDP_RX_FRAMES,
 		.tx_size = AFXDP_TX_FRAMES,
-		.xdp_flags = xdp_mode == AFXDP_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE,
+		/* Our program, attached through a link (see afxdp_attach). */
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = (zc ? XDP_ZEROCOPY : XDP_COPY) | XDP_USE_NEED_WAKEUP,
 	};
 	struct xdp_options opt = { 0 };
@@ -393,6 +303,10 @@ static struct afxdp_q *q_open(const char *dev, uint32_t qid, int xdp_mode, bool 
 		goto err_close;
 	}
 	q->fd = xsk_socket__fd(q->xsk);
+	if (bpf_map_update_elem(map_fd, &qid, &q->fd, 0)) {
+		*rc = -errno;
+		goto err_close;
+	}
 	if (!getsockopt(q->fd, SOL_XDP, XDP_OPTIONS, &opt, &optlen))
 		q->zc = opt.flags & XDP_OPTIONS_ZEROCOPY;
 	/* Every rx frame starts in the fill ring, every tx frame free. */
@@ -422,31 +336,110 @@ static void close_queues(struct afxdp *a)
 	a->n_q = 0;
 }
 
+/*
+ * The XDP program: libxdp's default AF_XDP program (xsk_def_xdp_prog.o,
+ * found where libxdp keeps it), loaded by us and attached through a bpf
+ * link rather than libxdp's netlink attach. The link belongs to our fd: if
+ * xviod dies, however it dies, the kernel detaches the program, so a
+ * restarted xviod finds the device free (libxdp's attach would outlive us
+ * and leave the device "busy"). Needs Linux 5.9 or later.
+ */
+static int prog_load(struct afxdp *a, char *err, size_t errlen)
+{
+	struct xdp_program *xp = xdp_program__find_file("xsk_def_xdp_prog.o", NULL, NULL);
+	struct bpf_program *bp;
+	struct bpf_map *map;
+	int rc;
+
+	rc = (int)libxdp_get_error(xp);
+	if (rc) {
+		snprintf(err, errlen, "libxdp's xsk_def_xdp_prog.o: %s", strerror(-rc));
+		return rc;
+	}
+	a->xp = xp;
+	a->obj = xdp_program__bpf_obj(xp);
+	map = bpf_object__find_map_by_name(a->obj, "xsks_map");
+	bp = bpf_object__find_program_by_name(a->obj, "xsk_def_prog");
+	if (!map || !bp) {
+		snprintf(err, errlen, "xsk_def_xdp_prog.o: no xsks_map or xsk_def_prog");
+		return -ENOENT;
+	}
+	bpf_map__set_max_entries(map, MAX(a->n_dev_q, 1));
+	rc = bpf_object__load(a->obj);
+	if (rc) {
+		snprintf(err, errlen, "loading the XDP program: %s%s", strerror(-rc),
+			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+		return rc;
+	}
+	a->prog_fd = bpf_program__fd(bp);
+	a->map_fd = bpf_map__fd(map);
+	return 0;
+}
+
+static void prog_unload(struct afxdp *a)
+{
+	if (a->link_fd >= 0)
+		close(a->link_fd);	/* detaches the program */
+	a->link_fd = -1;
+	if (a->xp)
+		xdp_program__close(a->xp);
+	a->xp = NULL;
+}
+
+static int prog_attach(struct afxdp *a, int xdp_mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts,
+		    .flags = xdp_mode == AFXDP_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+
+	a->link_fd = bpf_link_create(a->prog_fd, a->ifindex, BPF_XDP, &opts);
+	return a->link_fd < 0 ? -errno : 0;
+}
+
+/* why += "; fmt..." within whylen. */
+static __printf(3, 4) void why_add(char *why, size_t whylen, const char *fmt, ...)
+{
+	size_t used = strlen(why);
+	va_list ap;
+
+	if (used && used + 2 < whylen) {
+		strcat(why, "; ");
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why + used, whylen - used, fmt, ap);
+	va_end(ap);
+}
+
 /* Open every queue in one XDP mode; on failure close them all and describe
  * each attempt in why. */
 static int open_queues(struct afxdp *a, const struct afxdp_args *args, int xdp_mode,
 		       char *why, size_t whylen)
 {
-	size_t used = strlen(why);
-	int rc = -EOPNOTSUPP;
+	int rc = prog_attach(a, xdp_mode);
 
+	if (rc) {
+		why_add(why, whylen, "%s: attaching XDP: %s", xdp_mode_names[xdp_mode],
+			rc == -EBUSY || rc == -EEXIST ? "device busy (another XDP program)" :
+			strerror(-rc));
+		return rc;
+	}
+	rc = -EOPNOTSUPP;
 	for (uint16_t qid = 0; qid < args->queues; qid++) {
 		for (int zc = args->bind != BIND_COPY && xdp_mode == AFXDP_XDP_NATIVE;
 		     zc >= (args->bind == BIND_ZC); zc--) {
 			char buf[200];
 
-			a->q[qid] = q_open(a->dev, qid, xdp_mode, zc, &rc);
+			a->q[qid] = q_open(a->dev, qid, a->map_fd, zc, &rc);
 			if (a->q[qid])
 				break;
-			used += (size_t)snprintf(why + used, used < whylen ? whylen - used : 0,
-						 "%s%s/%s queue %u: %s", used ? "; " : "",
-						 xdp_mode_names[xdp_mode], zc ? "zc" : "copy", qid,
-						 q_errmsg(rc, zc ? "zc" : "copy", buf, sizeof(buf)));
-			if (used >= whylen)
-				used = whylen - 1;
+			why_add(why, whylen, "%s/%s queue %u: %s", xdp_mode_names[xdp_mode],
+				zc ? "zc" : "copy", qid,
+				q_errmsg(rc, zc ? "zc" : "copy", buf, sizeof(buf)));
 		}
 		if (!a->q[qid]) {
 			close_queues(a);
+			close(a->link_fd);
+			a->link_fd = -1;
 			return rc;
 		}
 		a->n_q = (uint16_t)(qid + 1);
@@ -537,21 +530,12 @@ static void afxdp_stats(struct port *port, struct port_stats *st, json_t *extra)
 			    json_integer((json_int_t)sum.tx_invalid_descs));
 }
 
-/* After our last socket is gone the device must carry no program of ours.
- * libxdp detaches it with the last socket; if it did not (a libxdp that
- * keeps it, a crash in between), remove the one we attached, and only that
- * one (checked by id). */
-static void ensure_detached(struct afxdp *a, uint32_t ours)
+static void afxdp_release(struct afxdp *a)
 {
-	uint8_t mode = 0;
-	uint32_t now = dev_xdp_prog(a->ifindex, &mode);
-
-	if (!now || now != ours)
-		return;
-	LOG(LOG_WARN, "afxdp", "%s: XDP program %u still attached after the last socket; detaching",
-	    a->dev, now);
-	bpf_xdp_detach(a->ifindex, mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
-		       NULL);
+	/* Sockets first (they leave the xskmap), then the link, whose close
+	 * detaches the program. */
+	close_queues(a);
+	prog_unload(a);
 }
 
 static void afxdp_close(struct port *port)
@@ -559,14 +543,7 @@ static void afxdp_close(struct port *port)
 	struct afxdp *a = port->priv;
 
 	if (a) {
-		uint32_t ours = dev_xdp_prog(a->ifindex, NULL);
-		struct afxdp_fds before;
-
-		afxdp_fds_get(&before);
-		close_queues(a);
-		ensure_detached(a, ours);
-		afxdp_fds_close_new(&before, a->lib_fds);
-		free(a->lib_fds);
+		afxdp_release(a);
 		LOG(LOG_INFO, "afxdp", "%s: released %s", port->name, a->dev);
 		free(a);
 	}
@@ -637,7 +614,6 @@ static struct port *afxdp_create(const char *name, int argc, char **argv, char *
 {
 	static bool print_set;
 	struct afxdp_args args = { 0 };
-	struct afxdp_fds start, now;
 	char why[768] = "";
 	struct port *port;
 	struct afxdp *a;
@@ -659,41 +635,32 @@ static struct port *afxdp_create(const char *name, int argc, char **argv, char *
 		errno = ENOMEM;
 		return NULL;
 	}
+	a->link_fd = -1;
 	snprintf(a->dev, sizeof(a->dev), "%s", args.dev);
 	rc = preflight(a, &args, err, errlen);
 	if (rc)
 		goto err_free;
-	afxdp_fds_get(&start);
-	rc = -EINVAL;
+	rc = prog_load(a, err, errlen);
+	if (rc)
+		goto err_release;
 	for (int m = AFXDP_XDP_NATIVE; m <= AFXDP_XDP_SKB; m++) {
 		if (args.xdp_mode >= 0 && m != args.xdp_mode)
 			continue;
+		/* A failed attempt closes its sockets and link itself. */
 		rc = open_queues(a, &args, m, why, sizeof(why));
 		if (!rc)
 			break;
-		/* A failed attempt must leave neither its program for the
-		 * next nor the library's fds. */
-		ensure_detached(a, dev_xdp_prog(a->ifindex, NULL));
-		afxdp_fds_close_new(&start, NULL);
 	}
 	if (rc) {
 		snprintf(err, errlen, "dev=%s: %s", a->dev, why);
-		goto err_free;
+		goto err_release;
 	}
-	/* What the library holds for our sockets, to check at close. */
-	a->lib_fds = calloc(1, sizeof(*a->lib_fds));
-	port = a->lib_fds ? port_alloc(name, "afxdp", &afxdp_ops) : NULL;
+	port = port_alloc(name, "afxdp", &afxdp_ops);
 	if (!port) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
-		goto err_close;
+		goto err_release;
 	}
-	afxdp_fds_get(&now);
-	for (unsigned i = 0; i < now.n; i++)
-		if (!afxdp_fds_has(&start, now.fd[i], now.id[i])) {
-			a->lib_fds->fd[a->lib_fds->n] = now.fd[i];
-			a->lib_fds->id[a->lib_fds->n++] = now.id[i];
-		}
 	/* More PMDs than queues: some share a socket's tx ring. */
 	for (uint16_t i = 0; i < a->n_q; i++)
 		a->q[i]->tx_shared = pmd_count() > a->n_q;
@@ -706,11 +673,8 @@ static struct port *afxdp_create(const char *name, int argc, char **argv, char *
 	    a->q[0]->zc ? "zero-copy" : "copy");
 	return port;
 
-err_close:
-	close_queues(a);
-	ensure_detached(a, dev_xdp_prog(a->ifindex, NULL));
-	afxdp_fds_close_new(&start, NULL);
-	free(a->lib_fds);
+err_release:
+	afxdp_release(a);
 err_free:
 	free(a);
 	errno = -rc;

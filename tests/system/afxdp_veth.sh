@@ -15,7 +15,9 @@
 #    descriptor errors; del-port detaches the programs (`ip link show`);
 # 3. afxdp on one side, af_packet on the other: ping and iperf3;
 # 4. 20 add-port/del-port rounds (both XDP modes): no XDP program and no fd
-#    left over (xviod's /proc/PID/fd), and the port still passes traffic.
+#    left over (xviod's /proc/PID/fd), and the port still passes traffic;
+# 5. xviod killed with SIGKILL: no program left (it was attached through a
+#    bpf link that died with the process); a new xviod takes the devices.
 #
 # The namespace ends have tx checksum offload and GSO/TSO off: frames that
 # leave through XDP are not checksummed or segmented by anyone (OVS asks the
@@ -198,6 +200,20 @@ xc add-port p2 afxdp dev="$HB" queues=2
 ping_check "$NSA" 10.78.0.2 "after the loop"
 xc del-port p1
 xc del-port p2
+
+echo "== 5. xviod killed with SIGKILL: the kernel detaches its programs"
+xc add-port p1 afxdp dev="$HA"
+kill -0 "$XVIOD_PID" || fail "xviod died"
+kill -9 "$XVIOD_PID"
+wait "$XVIOD_PID" 2>/dev/null || true
+has_xdp() { ip -d link show "$HA" | grep -q 'prog/xdp'; }
+for _ in $(seq 50); do has_xdp || break; sleep 0.1; done
+no_xdp "$HA" "after SIGKILL"
+rm -f "$CTL"
+start_xviod
+xc add-port p1 afxdp dev="$HA"
+xc add-port p2 afxdp dev="$HB"
+ping_check "$NSA" 10.78.0.2 "after restart"
 
 kill -0 "$XVIOD_PID" || fail "xviod died"
 echo "PASS"
