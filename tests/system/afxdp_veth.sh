@@ -79,10 +79,12 @@ expect_err() {
 	no_xdp "$HA" "$label"
 }
 
+# -w: wait for every reply (up to 15 s), not 2 s per reply: the machine may
+# be loaded, and a late reply is not a lost one.
 ping_check() {
 	local out
 	ip netns exec "$1" ping -c 2 -W 1 "$2" >/dev/null 2>&1 || true
-	out=$(ip netns exec "$1" ping -c 20 -i 0.05 -W 2 "$2" 2>&1) || {
+	out=$(ip netns exec "$1" ping -c 20 -i 0.05 -w 15 "$2" 2>&1) || {
 		echo "$out"; xc stats || true; fail "$3: ping $2 failed"; }
 	echo "$out" | grep -q ' 0% packet loss' || { echo "$out"; xc stats || true; fail "$3: packet loss"; }
 }
