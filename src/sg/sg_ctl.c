@@ -477,11 +477,17 @@ static int cmd_sg_unbind(struct ctl_req *req)
 
 /* ---- counters ---- */
 
+struct rule_hits {
+	uint32_t id;
+	uint64_t n;
+};
+
 struct counts {
 	uint64_t kind[SG_K_MAX];
 	uint64_t port_kind[PORT_MAX][SG_K_MAX];
-	uint32_t n_rules;
-	struct { uint32_t id; uint64_t n; } rules[256];
+	uint32_t n_rules, cap_rules;
+	struct rule_hits *rules;
+	bool oom;
 };
 
 static void count_one(uint64_t cookie, uint64_t n_packets, uint64_t n_bytes, void *arg)
@@ -500,19 +506,39 @@ static void count_one(uint64_t cookie, uint64_t n_packets, uint64_t n_bytes, voi
 
 		for (i = 0; i < ct->n_rules && ct->rules[i].id != id; i++)
 			;
-		if (i == ct->n_rules && i < ARRAY_SIZE(ct->rules))
-			ct->rules[ct->n_rules++].id = id;
-		if (i < ARRAY_SIZE(ct->rules))
-			ct->rules[i].n += n_packets;
+		if (i == ct->cap_rules) {
+			struct rule_hits *v = realloc(ct->rules, (ct->cap_rules * 2 + 64) * sizeof(*v));
+
+			if (!v) {
+				ct->oom = true;
+				return;
+			}
+			ct->rules = v;
+			ct->cap_rules = ct->cap_rules * 2 + 64;
+		}
+		if (i == ct->n_rules)
+			ct->rules[ct->n_rules++] = (struct rule_hits){ .id = id };
+		ct->rules[i].n += n_packets;
 	}
+}
+
+static void counts_free(struct counts *ct)
+{
+	free(ct->rules);
+	free(ct);
 }
 
 static struct counts *counts_get(void)
 {
 	struct counts *ct = calloc(1, sizeof(*ct));
 
-	if (ct)
-		dp_owned_flows_foreach(SG_COOKIE, SG_COOKIE_MASK, count_one, ct);
+	if (!ct)
+		return NULL;
+	dp_owned_flows_foreach(SG_COOKIE, SG_COOKIE_MASK, count_one, ct);
+	if (ct->oom) {
+		counts_free(ct);
+		return NULL;
+	}
 	return ct;
 }
 
@@ -546,7 +572,7 @@ void sg_stats_json(json_t *obj)
 			json_decref(o);
 	}
 	json_object_set_new(obj, "ports", ports);
-	free(ct);
+	counts_free(ct);
 }
 
 static int cmd_sg_show(struct ctl_req *req)
@@ -598,7 +624,7 @@ static int cmd_sg_show(struct ctl_req *req)
 						     "ports", ports));
 	}
 	ds_destroy(&ds);
-	free(ct);
+	counts_free(ct);
 	if (req->argc > 1 && !json_array_size(arr)) {
 		json_decref(arr);
 		return ctl_error(req, ENOENT, "%s: no such security group", req->argv[1]);
