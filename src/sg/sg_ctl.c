@@ -331,7 +331,8 @@ static int cmd_sg_delete(struct ctl_req *req)
 						 name, model.ports[i].name);
 	for (size_t i = 0; i < model.n_groups; i++)
 		for (size_t j = 0; j < model.groups[i].n_rules; j++)
-			if (!strcmp(model.groups[i].rules[j].remote_group, name))
+			if (strcmp(model.groups[i].name, name) &&	/* itself: goes with it */
+			    !strcmp(model.groups[i].rules[j].remote_group, name))
 				return ctl_error(req, EBUSY, "%s: a rule of %s names it as "
 						 "remote-group", name, model.groups[i].name);
 	if ((rc = begin(req, &c)))
@@ -633,6 +634,16 @@ static int cmd_sg_show(struct ctl_req *req)
 	return 0;
 }
 
+/* sg-sync: compile and install the model again, e.g. after a del-flows that
+ * took the compiled flows with it. */
+static int cmd_sg_sync(struct ctl_req *req)
+{
+	char err[512];
+	int rc = install(&model, NULL, err, sizeof(err));
+
+	return rc ? ctl_error(req, -rc, "%s", err) : 0;
+}
+
 /* ---- ports coming and going ---- */
 
 /* Reinstall with the port present again (its flows were never kept). */
@@ -682,5 +693,6 @@ static const struct ctl_cmd sg_cmds[] = {
 	{ "sg-bind", "PORT NAME", 2, 2, cmd_sg_bind, true },
 	{ "sg-unbind", "PORT [NAME]", 1, 2, cmd_sg_unbind, true },
 	{ "sg-show", "[NAME]", 0, 1, cmd_sg_show, false },
+	{ "sg-sync", "", 0, 0, cmd_sg_sync, false },
 };
 CTL_COMMANDS(sg_cmds)

@@ -415,7 +415,9 @@ static int teardown(void **state)
 }
 
 /* run("sg-bind p1 web"): the command's return code. */
-static int run(const char *line)
+/* run_text("dump-flows --table 75", &text): the command's code; its text
+ * output (malloc'ed) in *text when text is not NULL. */
+static int run_text(const char *line, char **text)
 {
 	char buf[256], *argv[12], *save = NULL;
 	int argc = 0, rc;
@@ -427,8 +429,28 @@ static int run(const char *line)
 	rc = ctl_exec(&r, argc, argv);
 	if (rc)
 		printf("# %s -> %s\n", line, r.err);
+	if (text)
+		*text = strdup(r.text ? r.text : "");
 	ctl_req_release(&r);
 	return rc;
+}
+
+static int run(const char *line)
+{
+	return run_text(line, NULL);
+}
+
+/* Does `dump-flows --table T` show a rule containing all of want? */
+static bool table_has(int table, const char *want)
+{
+	char cmd[64], *text;
+	bool hit;
+
+	snprintf(cmd, sizeof(cmd), "dump-flows --table %d", table);
+	assert_int_equal(run_text(cmd, &text), 0);
+	hit = strstr(text, want) != NULL;
+	free(text);
+	return hit;
 }
 
 struct owned {
@@ -565,6 +587,30 @@ static void test_commands(void **state)
 	}
 	assert_int_not_equal(run("sg-delete dns"), 0);	/* bound */
 	assert_int_not_equal(run("port-security p2 off"), 0);	/* groups need it */
+
+	/* remote-group follows membership: p1's address appears in p2's rules
+	 * when p1 joins, and changes when p1's port security does. */
+	assert_int_equal(run("sg-unbind p2"), 0);
+	assert_int_equal(run("sg-create peers stateless"), 0);
+	assert_int_equal(run("sg-rule-add peers ingress proto=udp port=53 remote-group=peers"), 0);
+	assert_int_equal(run("sg-bind p2 peers"), 0);
+	assert_false(table_has(SG_T_INGRESS, "nw_src=10.0.0.1,"));
+	assert_true(table_has(SG_T_INGRESS, "nw_src=10.0.0.2,"));
+	assert_int_equal(run("sg-bind p1 peers"), 0);
+	assert_true(table_has(SG_T_INGRESS, "nw_src=10.0.0.1,"));
+	assert_int_equal(run("port-security p1 mac=02:00:00:00:00:01 ip=10.0.0.5"), 0);
+	assert_false(table_has(SG_T_INGRESS, "nw_src=10.0.0.1,"));
+	assert_true(table_has(SG_T_INGRESS, "nw_src=10.0.0.5,"));
+	/* A user's del-flows takes the compiled flows too; sg-sync puts them back. */
+	before = n_owned();
+	assert_int_equal(run("del-flows"), 0);
+	assert_int_equal(n_owned(), 0);
+	assert_int_equal(run("sg-sync"), 0);
+	assert_int_equal(n_owned(), before);
+	assert_int_equal(run("sg-unbind p1"), 0);
+	assert_int_equal(run("sg-unbind p2"), 0);
+	assert_int_equal(run("sg-delete peers"), 0);
+	assert_int_equal(run("sg-bind p2 dns"), 0);
 
 	/* Removing a port drops its settings; clearing everything leaves no flow. */
 	assert_int_equal(port_del(ports[2]), 0);
