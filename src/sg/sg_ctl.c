@@ -185,9 +185,10 @@ static int cmd_port_security(struct ctl_req *req)
 	p = conf_port(&c, name, true);
 	if (req->argc == 3 && !strcmp(req->argv[2], "off")) {
 		if (p->n_groups) {
+			rc = ctl_error(req, EBUSY, "%s: bound to security group %s (sg-unbind "
+				       "first: groups need port security)", name, p->groups[0]);
 			conf_free(&c);
-			return ctl_error(req, EBUSY, "%s: bound to security group %s (sg-unbind "
-					 "first: groups need port security)", name, p->groups[0]);
+			return rc;
 		}
 		p->psec = false;
 		return commit(req, &c);
