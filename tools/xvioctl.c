@@ -194,9 +194,9 @@ int main(int argc, char **argv)
 			as_json = true;
 			continue;
 		}
-		/* add-flows FILE: the daemon gets the file's contents, so the
+		/* add-flows FILE, add-routes FILE: the daemon gets the file's contents, so the
 		 * file need only be readable here ("-" is standard input). */
-		if (!strcmp(argv[optind], "add-flows") &&
+		if ((!strcmp(argv[optind], "add-flows") || !strcmp(argv[optind], "add-routes")) &&
 		    (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
 			char *text = read_file(argv[i]);
 

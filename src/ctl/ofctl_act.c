@@ -343,6 +343,32 @@ static int parse_note(struct aparse *ap, const char *v)
 	return 0;
 }
 
+/* route(vrf=N) or route(vrf=FIELD), FIELD a register or metadata. */
+static int parse_route(struct aparse *ap, const char *v)
+{
+	struct ofpact_route *r;
+	const struct mf_field *f = NULL;
+	uint64_t n = 0;
+
+	if (strncmp(v, "vrf=", 4))
+		return perr_set(ap->e, EINVAL, "route(%s): expected route(vrf=N) or route(vrf=reg0)", v);
+	v += 4;
+	if (*v >= '0' && *v <= '9') {
+		if (ofctl_parse_u64(v, 4095, &n))
+			return perr_set(ap->e, EINVAL, "route(vrf=%s): VRF ids are 0-4095", v);
+	} else {
+		f = mf_from_name(v);
+		if (!f || (f->id != MF_METADATA && (f->id < MF_REG0 || f->id > MF_REG15)))
+			return perr_set(ap->e, EINVAL, "route(vrf=%s): the VRF is a number, a register or metadata", v);
+	}
+	r = PUT(ap, ofpact_route, OFPACT_ROUTE);
+	if (!r)
+		return nomem(ap);
+	r->vrf_field = f ? (uint16_t)f->id : OFPACT_ROUTE_LITERAL;
+	r->vrf = (uint32_t)n;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	enum mf_id id;
@@ -420,6 +446,8 @@ static int parse_one(struct aparse *ap, char *k, char *v)
 	}
 	if (!strcmp(k, "resubmit"))
 		return parse_resubmit(ap, v);
+	if (!strcmp(k, "route"))
+		return parse_route(ap, v);
 	if (!strcmp(k, "goto_table")) {
 		struct ofpact_goto *g;
 

@@ -592,6 +592,17 @@ void ofctl_format_actions(struct ds *ds, const void *ofpacts, size_t len,
 		case OFPACT_METER:
 			ds_put_format(ds, "meter:%u", ((const struct ofpact_id *)a)->id);
 			break;
+		case OFPACT_ROUTE: {
+			const struct ofpact_route *r = (const void *)a;
+
+			if (r->vrf_field == OFPACT_ROUTE_LITERAL)
+				ds_put_format(ds, "route(vrf=%u)", r->vrf);
+			else if (r->vrf_field < MF_N_IDS)
+				ds_put_format(ds, "route(vrf=%s)", mf_fields[r->vrf_field].name);
+			else
+				ds_put_cstr(ds, "route(vrf=?)");
+			break;
+		}
 		case OFPACT_RESUBMIT: {
 			const struct ofpact_resubmit *r = (const void *)a;
 

@@ -19,6 +19,7 @@
 #include "dpact.h"
 #include "group.h"
 #include "meter.h"
+#include "../l3/l3.h"
 
 #define ETH_HLEN	14
 #define ETH_P_IP	0x0800
@@ -812,6 +813,21 @@ static void exec(struct dpact_ctx *ctx, struct batch *b, const void *acts, size_
 			clone_batch(ctx, &c, b);
 			for (uint16_t i = 0; i < c.n; i++)
 				dp_normal(ctx->pmd, c.p[i]);
+			emitted = true;
+			break;
+		}
+		case DPACT_ROUTE: {
+			uint32_t vrf = ((const struct dpact_id *)a)->id;
+			struct batch c;
+
+			if (last) {
+				l3_route_batch(ctx, b->p, b->k, b->n, vrf);
+				b->n = 0;
+				return;
+			}
+			clone_batch(ctx, &c, b);
+			if (c.n)
+				l3_route_batch(ctx, c.p, c.k, c.n, vrf);
 			emitted = true;
 			break;
 		}

@@ -57,6 +57,9 @@
  *   packet by dp_normal() (dp_proc.c) from the MAC table, so a megaflow that
  *   says normal needs no MAC bits and survives learning. It is an output
  *   like OUTPUT: last takes the packet, earlier gets a copy.
+ * - ROUTE: the vRouter (src/l3/l3.h), decided per packet against the VRF's
+ *   LPM tables, so a routing megaflow matches no address bits and stays
+ *   right while routes change. An output like NORMAL.
  *
  * Execution API. dpact_execute_batch runs one list over n packets that hit the
  * same megaflow (the common burst-of-one-flow case), action by action over the
@@ -100,7 +103,8 @@
 	X(DEC_MPLS_TTL, struct dpact)           /* top LSE TTL */ \
 	X(GROUP,        struct dpact_id)        /* run a group's bucket(s) */ \
 	X(METER,        struct dpact_id)        /* police */ \
-	X(NORMAL,       struct dpact)           /* the learning bridge (dp_normal) */
+	X(NORMAL,       struct dpact)           /* the learning bridge (dp_normal) */ \
+	X(ROUTE,        struct dpact_id)        /* the vRouter: l3_route_batch in VRF id */
 
 enum dpact_type {
 #define X(e, s) DPACT_##e,

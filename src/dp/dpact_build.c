@@ -61,7 +61,8 @@ void dpact_finalize(struct dpact_buf *b)
 	size_t keep = 0;
 
 	DPACT_FOREACH(a, b->data, b->len)
-		if (a->type == DPACT_OUTPUT || a->type == DPACT_GROUP || a->type == DPACT_NORMAL)
+		if (a->type == DPACT_OUTPUT || a->type == DPACT_GROUP || a->type == DPACT_NORMAL ||
+		    a->type == DPACT_ROUTE)
 			keep = (size_t)((const uint8_t *)a - b->data) + (size_t)a->len * 8;
 	b->len = keep;
 }
@@ -316,6 +317,9 @@ int dpact_format(const void *acts, size_t len, char *s, size_t size)
 			break;
 		case DPACT_NORMAL:
 			put(&o, "normal");
+			break;
+		case DPACT_ROUTE:
+			put(&o, "route(vrf=%u)", ((const struct dpact_id *)a)->id);
 			break;
 		default:
 			put(&o, "<bad %u>", a->type);

@@ -48,7 +48,8 @@
 	X(RESUBMIT,     struct ofpact_resubmit)  /* resubmit:PORT, resubmit(PORT,TABLE) */ \
 	X(GOTO_TABLE,   struct ofpact_goto)      /* goto_table:N (must be last) */ \
 	X(WRITE_METADATA, struct ofpact_metadata) /* write_metadata:V[/M] */ \
-	X(NOTE,         struct ofpact)           /* note:hex, ignored */
+	X(NOTE,         struct ofpact)           /* note:hex, ignored */ \
+	X(ROUTE,        struct ofpact_route)     /* route(vrf=N), route(vrf=reg0): the vRouter (src/l3) */
 
 enum ofpact_type {
 #define X(e, s) OFPACT_##e,
@@ -119,6 +120,16 @@ struct ofpact_metadata {
 	uint64_t value;
 	uint64_t mask;
 };
+
+/* route(vrf=N): VRF N; route(vrf=FIELD): the VRF is the value of a
+ * register or metadata field when the packet is translated. */
+struct ofpact_route {
+	struct ofpact h;
+	uint16_t vrf_field;	/* enum mf_id, or OFPACT_ROUTE_LITERAL */
+	uint16_t pad;
+	uint32_t vrf;		/* the literal VRF */
+};
+#define OFPACT_ROUTE_LITERAL	0xffff
 
 #define OFPACT_ALIGN(n)	ALIGN_UP((size_t)(n), 8)
 

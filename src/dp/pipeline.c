@@ -420,6 +420,29 @@ static void do_actions(struct xctx *x, const struct rule *rule, uint8_t table)
 		case OFPACT_GOTO_TABLE:
 			lookup_table(x, ((const struct ofpact_goto *)a)->table);
 			return;
+		case OFPACT_ROUTE: {
+			const struct ofpact_route *r = (const void *)a;
+			struct dpact_id *d = dpact_put(&x->out->acts, DPACT_ROUTE);
+
+			if (!d)
+				goto nomem;
+			d->id = r->vrf;
+			if (r->vrf_field != OFPACT_ROUTE_LITERAL) {
+				const struct mf_field *f = &mf_fields[r->vrf_field];
+				uint8_t v[MF_MAX_BYTES] = { 0 };
+				uint64_t val = 0;
+
+				/* The VRF comes from the key: the megaflow must
+				 * match those bits, and nothing else routing reads
+				 * (the LPM runs per packet in the datapath). */
+				wc_field(x, f->id);
+				mf_get(f, &x->key, v);
+				memcpy(&val, v, MIN(sizeof(val), (size_t)f->n_bytes));
+				d->id = val > UINT32_MAX ? UINT32_MAX : (uint32_t)val;
+			}
+			TRACE_NOTE(x, "route in vrf %u", d->id);
+			break;
+		}
 		case OFPACT_NOTE:
 		default:
 			break;

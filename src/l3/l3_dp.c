@@ -1,0 +1,387 @@
+/*
+ * The route action on the PMD: per packet, LPM in the VRF, next hop, MAC
+ * rewrite and TTL decrement, output; ARP/ND proxy, echo replies to the
+ * gateway, ICMP errors and neighbour solicitation, each rate limited.
+ *
+ * No locks or allocations per packet (a generated ICMP error, ARP request
+ * or solicitation takes one packet from the PMD's own pool); the only atomic
+ * read-modify-write is posting a gleaned neighbour to the control thread,
+ * which happens for ARP/ND packets, never for routed traffic.
+ */
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "l3_priv.h"
+
+#define ETH_HLEN	14
+#define ETH_P_IP	0x0800
+#define ETH_P_ARP	0x0806
+#define ETH_P_IPV6	0x86dd
+#define IPV6_HLEN	40
+
+#define ICMP_RATE_NS	(10 * 1000000ull)	/* one error per 10 ms ... */
+#define ICMP_BURST_NS	(50 * ICMP_RATE_NS)	/* ... with a burst of 50 */
+
+#define COUNT(ctx, what) \
+	__atomic_store_n(&l3_stats[(ctx)->pmd_idx].c[L3_C_##what], \
+			 l3_stats[(ctx)->pmd_idx].c[L3_C_##what] + 1, __ATOMIC_RELAXED)
+
+static inline void drop(struct dpact_ctx *ctx, enum l3_counter c, struct pkt *p)
+{
+	uint64_t *v = &l3_stats[ctx->pmd_idx].c[c];
+
+	__atomic_store_n(v, *v + 1, __ATOMIC_RELAXED);
+	pkt_free(p);
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* A token bucket in nanoseconds of credit: true if one more may go. */
+static bool rate_ok(uint64_t *credit_until)
+{
+	uint64_t now = time_ns();
+
+	if (*credit_until < now - MIN(now, ICMP_BURST_NS))
+		*credit_until = now - MIN(now, ICMP_BURST_NS);
+	if (*credit_until + ICMP_RATE_NS > now)
+		return false;
+	*credit_until += ICMP_RATE_NS;
+	return true;
+}
+
+static void send_new(struct dpact_ctx *ctx, uint16_t port, struct pkt *p)
+{
+	ctx->output(ctx->pmd, port, &p, 1);
+}
+
+static const uint8_t *iface_mac(const struct l3_conf *c, uint16_t port)
+{
+	return port < PORT_MAX && c->ifc[port].on ? c->ifc[port].mac : l3_router_mac;
+}
+
+/* The router's address to send from on port: one in the same subnet as
+ * peer if any, else the first; NULL when the port has none. */
+static const uint8_t *iface_src(const struct l3_conf *c, uint16_t port, uint8_t af,
+				const uint8_t *peer)
+{
+	const struct l3_iface *f = port < PORT_MAX ? &c->ifc[port] : NULL;
+
+	if (!f || !f->on)
+		return NULL;
+	if (af == 4) {
+		for (unsigned i = 0; i < f->n4; i++) {
+			uint32_t m = f->plen4[i] ? __builtin_bswap32(~0u << (32 - f->plen4[i])) : 0;
+			uint32_t pa;
+
+			memcpy(&pa, peer, 4);
+			if (((pa ^ f->a4[i]) & m) == 0)
+				return (const uint8_t *)&f->a4[i];
+		}
+		return f->n4 ? (const uint8_t *)&f->a4[0] : NULL;
+	}
+	return f->n6 ? f->a6[0] : NULL;
+}
+
+/* ICMP error back to the sender of p (out the port it came in on), rate
+ * limited. The packet itself is the caller's to drop. */
+static void icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p, uint8_t af,
+		       uint8_t type, uint8_t code)
+{
+	const uint8_t *ip = p->data + p->l3_off;
+	const uint8_t *src = iface_src(c, p->in_port, af, ip + (af == 4 ? 12 : 8));
+	struct pkt *e;
+	uint16_t len;
+
+	if (!src)
+		return;
+	if (!rate_ok(&l3_stats[ctx->pmd_idx].icmp_tokens_ns)) {
+		COUNT(ctx, ICMP_LIMITED);
+		return;
+	}
+	e = pkt_alloc();
+	if (unlikely(!e)) {
+		COUNT(ctx, NO_BUF);
+		return;
+	}
+	len = l3_icmp_error_build(e->data, af, type, code, ip, (uint16_t)(p->len - p->l3_off), src,
+				  p->data + 6, iface_mac(c, p->in_port));
+	if (!len) {
+		pkt_free(e);
+		return;
+	}
+	e->len = len;
+	e->in_port = p->in_port;
+	COUNT(ctx, ICMP_SENT);
+	send_new(ctx, p->in_port, e);
+}
+
+static void solicit(struct dpact_ctx *ctx, const struct l3_conf *c, uint16_t port, uint8_t af,
+		    const uint8_t *target)
+{
+	const uint8_t *src = iface_src(c, port, af, target);
+	struct pkt *s;
+
+	if (!src || !rate_ok(&l3_stats[ctx->pmd_idx].solicit_tokens_ns))
+		return;
+	s = pkt_alloc();
+	if (unlikely(!s)) {
+		COUNT(ctx, NO_BUF);
+		return;
+	}
+	s->len = l3_solicit_build(s->data, af, iface_mac(c, port), src, target);
+	s->in_port = port;
+	COUNT(ctx, SOLICIT_SENT);
+	send_new(ctx, port, s);
+}
+
+/* ---- ARP and ND ---- */
+
+struct owns_ctx {
+	const struct l3_conf *c;
+	const struct l3_vrf *vrf;
+	uint16_t in_port;
+};
+
+/* Ours to answer: a gateway address of the input interface, or (proxy) an
+ * address the VRF routes anywhere but back out the port it was asked on,
+ * so guests on different ports of one subnet reach each other through the
+ * router and never see each other's MACs. */
+static bool owns(void *aux, uint8_t af, const uint8_t *ip)
+{
+	const struct owns_ctx *o = aux;
+	const struct l3_iface *f = &o->c->ifc[o->in_port];
+	const struct l3_nh *n;
+	int64_t id;
+
+	if (af == 4) {
+		uint32_t a;
+
+		memcpy(&a, ip, 4);
+		for (unsigned i = 0; i < f->n4; i++)
+			if (f->a4[i] == a)
+				return true;
+		id = lpm4_lookup(o->vrf->v4, __builtin_bswap32(a));
+	} else {
+		for (unsigned i = 0; i < f->n6; i++)
+			if (!memcmp(f->a6[i], ip, 16))
+				return true;
+		id = lpm6_lookup(o->vrf->v6, ip);
+	}
+	if (id < 0)
+		return false;
+	n = &l3_nh_tab[id];
+	if (n->type == L3_NH_BLACKHOLE)
+		return false;
+	return !((n->type == L3_NH_PORT || n->type == L3_NH_GLEAN) && n->port == o->in_port);
+}
+
+static void glean(struct dpact_ctx *ctx, uint16_t vrf, uint16_t port,
+		  const struct l3_nd_result *r, const struct l3_vrf *v)
+{
+	struct l3_learn_ring *ring = &l3_learn_rings[ctx->pmd_idx];
+	uint32_t head = ring->head;
+	int64_t id;
+
+	/* Known with this MAC on this port already: nothing to post. */
+	id = r->af == 4 ? lpm4_lookup(v->v4, (uint32_t)r->ip[0] << 24 | (uint32_t)r->ip[1] << 16 |
+				       (uint32_t)r->ip[2] << 8 | r->ip[3])
+			: lpm6_lookup(v->v6, r->ip);
+	if (id >= 0) {
+		const struct l3_nh *n = &l3_nh_tab[id];
+		uint64_t m = __atomic_load_n(&n->dmac, __ATOMIC_RELAXED);
+
+		if (n->type == L3_NH_PORT && !n->has_gw && n->port == port &&
+		    m == (L3_MAC_RESOLVED | l3_mac_word(r->mac)))
+			return;
+	}
+	if (head - __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) >= L3_LEARN_RING) {
+		COUNT(ctx, GLEAN_FULL);
+		return;
+	}
+	ring->e[head % L3_LEARN_RING] = (struct l3_learn){ .vrf = vrf, .port = port, .af = r->af };
+	memcpy(ring->e[head % L3_LEARN_RING].mac, r->mac, 6);
+	memcpy(ring->e[head % L3_LEARN_RING].ip, r->ip, 16);
+	__atomic_store_n(&ring->head, head + 1, __ATOMIC_RELEASE);
+	COUNT(ctx, GLEANED);
+}
+
+static __cold void neigh_input(struct dpact_ctx *ctx, const struct l3_conf *c,
+			       const struct l3_vrf *v, struct pkt *p, bool arp)
+{
+	const struct l3_iface *f = &c->ifc[p->in_port];
+	struct owns_ctx o = { c, v, p->in_port };
+	struct l3_nd_result r;
+	enum l3_nd_verdict verdict;
+	uint16_t len = p->len;
+
+	if (!f->on || f->vrf != v->id) {
+		drop(ctx, L3_C_NO_IFACE, p);
+		return;
+	}
+	if (arp)
+		verdict = l3_arp_input(p->data, &len, p->l3_off, f->mac, owns, &o, &r);
+	else
+		verdict = l3_nd_input(p->data, &len, (uint16_t)(sizeof(p->buf) - (size_t)(p->data - p->buf)),
+				      p->l3_off, f->mac, owns, &o, &r);
+	if (r.learn)
+		glean(ctx, (uint16_t)v->id, p->in_port, &r, v);
+	switch (verdict) {
+	case L3_ND_REPLY:
+		p->len = len;
+		p->flags = 0;
+		if (arp)
+			COUNT(ctx, ARP_REPLY);
+		else
+			COUNT(ctx, ND_REPLY);
+		send_new(ctx, p->in_port, p);
+		return;
+	case L3_ND_CONSUMED:
+		drop(ctx, L3_C_NEIGH_CONSUMED, p);
+		return;
+	case L3_ND_BAD:
+		drop(ctx, L3_C_BAD_HDR, p);
+		return;
+	case L3_ND_IGNORE:
+		break;
+	}
+	drop(ctx, arp ? L3_C_ARP_IGNORED : L3_C_ND_IGNORED, p);
+}
+
+/* ---- forwarding ---- */
+
+static void to_router(struct dpact_ctx *ctx, struct pkt *p, uint8_t af)
+{
+	if (l3_echo_reply(p->data, p->len, p->l3_off, af)) {
+		p->flags = 0;
+		COUNT(ctx, ECHO_REPLY);
+		send_new(ctx, p->in_port, p);
+		return;
+	}
+	drop(ctx, L3_C_TO_ROUTER, p);
+}
+
+/* Decrement the TTL (IPv4: checksum + 0x0100 in ones' complement, RFC 1624)
+ * and rewrite the MACs; false if the TTL has run out. */
+static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh *n, uint64_t dmac)
+{
+	uint8_t *ip = p->data + p->l3_off;
+	uint8_t *e = p->data;
+
+	if (af == 4) {
+		uint32_t s;
+
+		if (unlikely(ip[8] <= 1))
+			return false;
+		ip[8]--;
+		s = (uint32_t)rd16(ip + 10) + 0x0100;
+		s = (s & 0xffff) + (s >> 16);
+		ip[10] = (uint8_t)(s >> 8);
+		ip[11] = (uint8_t)s;
+	} else {
+		if (unlikely(ip[7] <= 1))
+			return false;
+		ip[7]--;
+	}
+	for (int i = 0; i < 6; i++)
+		e[i] = (uint8_t)(dmac >> (40 - 8 * i));
+	memcpy(e + 6, n->smac, 6);
+	return true;
+}
+
+static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const struct l3_vrf *v,
+		      struct pkt *p, const struct flow_key *k)
+{
+	const uint8_t *ip = p->data + p->l3_off;
+	const struct l3_nh *n;
+	uint16_t dl_type = __builtin_bswap16(k->dl_type);
+	uint8_t af;
+	int64_t id;
+	uint64_t dmac;
+
+	if (dl_type == ETH_P_IP) {
+		af = 4;
+		if (unlikely(!p->l3_off || p->len < p->l3_off + 20u || (ip[0] >> 4) != 4)) {
+			drop(ctx, L3_C_BAD_HDR, p);
+			return;
+		}
+		id = lpm4_lookup(v->v4, rd16(ip + 16) << 16 | rd16(ip + 18));
+	} else if (dl_type == ETH_P_IPV6) {
+		af = 6;
+		if (unlikely(!p->l3_off || p->len < p->l3_off + IPV6_HLEN || (ip[0] >> 4) != 6)) {
+			drop(ctx, L3_C_BAD_HDR, p);
+			return;
+		}
+		if (unlikely(k->nw_proto == 58 && (__builtin_bswap16(k->tp_src) == 135 ||
+						  __builtin_bswap16(k->tp_src) == 136))) {
+			neigh_input(ctx, c, v, p, false);
+			return;
+		}
+		id = lpm6_lookup(v->v6, ip + 24);
+	} else if (dl_type == ETH_P_ARP) {
+		neigh_input(ctx, c, v, p, true);
+		return;
+	} else {
+		drop(ctx, L3_C_NOT_IP, p);
+		return;
+	}
+	if (unlikely(id < 0)) {
+		/* ICMP dest unreachable: net (RFC 792) / no route (RFC 4443). */
+		icmp_error(ctx, c, p, af, af == 4 ? 3 : 1, 0);
+		drop(ctx, L3_C_NO_ROUTE, p);
+		return;
+	}
+	n = &l3_nh_tab[id];
+	if (n->type == L3_NH_ECMP)
+		n = &l3_nh_tab[n->members[l3_flow_hash(k) % n->n_members]];
+	switch (n->type) {
+	case L3_NH_PORT:
+		dmac = __atomic_load_n(&n->dmac, __ATOMIC_RELAXED);
+		if (unlikely(!(dmac & L3_MAC_RESOLVED))) {
+			solicit(ctx, c, n->port, af, n->gw);
+			drop(ctx, L3_C_UNRESOLVED, p);
+			return;
+		}
+		if (unlikely(!forward_rewrite(p, af, n, dmac))) {
+			icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
+			drop(ctx, L3_C_TTL, p);
+			return;
+		}
+		COUNT(ctx, ROUTED);
+		ctx->output(ctx->pmd, n->port, &p, 1);
+		return;
+	case L3_NH_GLEAN:
+		solicit(ctx, c, n->port, af, af == 4 ? ip + 16 : ip + 24);
+		drop(ctx, L3_C_UNRESOLVED, p);
+		return;
+	case L3_NH_LOCAL:
+		to_router(ctx, p, af);
+		return;
+	case L3_NH_TUNNEL:
+		drop(ctx, L3_C_TUNNEL, p);
+		return;
+	default:
+		drop(ctx, L3_C_BLACKHOLE, p);
+		return;
+	}
+}
+
+void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_key *const *keys,
+		    uint16_t n, uint32_t vrf)
+{
+	const struct l3_conf *c = rcu_dereference(l3_conf_rcu);
+	const struct l3_vrf *v = c && vrf < L3_MAX_VRF ? c->vrf[vrf] : NULL;
+
+	if (unlikely(!v)) {
+		for (uint16_t i = 0; i < n; i++)
+			drop(ctx, L3_C_NO_VRF, pkts[i]);
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			prefetch0(pkts[i + 1]->data);
+		route_one(ctx, c, v, pkts[i], keys[i]);
+	}
+}

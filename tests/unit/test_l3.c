@@ -1,0 +1,494 @@
+/* Unit tests for the vRouter (src/l3): the commands (errors, all-or-nothing
+ * bulk add, route-show), and the route action on packets — forwarding with
+ * MAC rewrite, TTL and checksum, ECMP spread, ICMP errors, ARP and ND
+ * answers, neighbour solicitation, IPv6, and route changes taking effect on
+ * the next packet without revalidation. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "ctl/ctl.h"
+#include "dp/parse.h"
+#include "l3/l3_priv.h"
+#include "port/port.h"
+
+#define N_PORTS	4
+/* A byte array in an expression (parentheses keep macro arguments whole). */
+#define B(...)	((const uint8_t[]){ __VA_ARGS__ })
+#define NREC	64
+
+static uint16_t fake_rx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	(void)port; (void)qid; (void)pkts; (void)n;
+	return 0;
+}
+
+static uint16_t fake_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	(void)port; (void)qid;
+	pkt_free_bulk(pkts, n);
+	return n;
+}
+
+static void fake_close(struct port *port)
+{
+	port_free(port);
+}
+
+static const struct port_ops fake_ops = { .rx_burst = fake_rx, .tx_burst = fake_tx,
+					  .close = fake_close };
+
+struct sent {
+	uint16_t port, len;
+	uint8_t b[1500];
+};
+
+static struct sent sent[NREC];
+static unsigned n_sent;
+
+static void fake_output(struct dp_pmd *pmd, uint16_t port, struct pkt **pkts, uint16_t n)
+{
+	(void)pmd;
+	for (uint16_t i = 0; i < n; i++) {
+		if (n_sent < NREC) {
+			sent[n_sent].port = port;
+			sent[n_sent].len = pkts[i]->len;
+			memcpy(sent[n_sent].b, pkts[i]->data, MIN(pkts[i]->len, 1500));
+			n_sent++;
+		}
+		pkt_free(pkts[i]);
+	}
+}
+
+static struct port *ports[N_PORTS];
+static struct pkt_pool *pool;
+static struct dpact_ctx ctx;
+
+static int run_argv(int argc, char **argv, char *err, size_t errlen)
+{
+	struct ctl_req r;
+	int rc = ctl_exec(&r, argc, argv);
+
+	if (err)
+		snprintf(err, errlen, "%s", r.err);
+	ctl_req_release(&r);
+	return rc;
+}
+
+/* Run a command line split at spaces. */
+static int run(const char *line)
+{
+	char buf[512], *argv[64];
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	return run_argv(argc, argv, NULL, 0);
+}
+
+static int setup(void **state)
+{
+	char name[8];
+
+	(void)state;
+	pool = pkt_pool_create("test", 512);
+	pkt_pool_set_thread(pool);
+	for (int i = 0; i < N_PORTS; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		ports[i] = port_alloc(name, "fake", &fake_ops);
+		assert_int_equal(port_add(ports[i]), 0);
+	}
+	dpact_ctx_init(&ctx, NULL, 0, fake_output);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N_PORTS; i++)
+		port_del(ports[i]);
+	pkt_pool_destroy(pool);
+	return 0;
+}
+
+/* ---- packets ---- */
+
+static const uint8_t vm_mac[6] = { 0x02, 0, 0, 0, 0, 0x10 };
+static const uint8_t gw_mac[6] = { 0x02, 0, 0x5e, 0, 0, 1 };
+
+static uint16_t sum(const uint8_t *p, size_t n)
+{
+	return l3_csum(p, n, 0);
+}
+
+static struct pkt *ipv4_pkt(uint16_t in, const char *src, const char *dst, uint8_t ttl,
+			    uint16_t sport, struct flow_key *key)
+{
+	struct pkt *p = pkt_alloc();
+	uint8_t *e, *ip, *udp;
+
+	assert_non_null(p);
+	e = p->data;
+	memcpy(e, gw_mac, 6);
+	memcpy(e + 6, vm_mac, 6);
+	e[12] = 0x08;
+	e[13] = 0x00;
+	ip = e + 14;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	ip[3] = 28;
+	ip[8] = ttl;
+	ip[9] = 17;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	ip[10] = 0;
+	ip[11] = 0;
+	{
+		uint16_t c = sum(ip, 20);
+
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	}
+	udp = ip + 20;
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
+	udp[3] = 53;
+	udp[5] = 8;
+	p->len = 14 + 28 + 18;
+	p->in_port = in;
+	flow_extract(p, key);
+	return p;
+}
+
+static struct pkt *ipv6_pkt(uint16_t in, const char *src, const char *dst, uint8_t hlim,
+			    struct flow_key *key)
+{
+	struct pkt *p = pkt_alloc();
+	uint8_t *e = p->data, *ip = e + 14;
+
+	memcpy(e, gw_mac, 6);
+	memcpy(e + 6, vm_mac, 6);
+	e[12] = 0x86;
+	e[13] = 0xdd;
+	memset(ip, 0, 48);
+	ip[0] = 0x60;
+	ip[5] = 8;
+	ip[6] = 17;
+	ip[7] = hlim;
+	inet_pton(AF_INET6, src, ip + 8);
+	inet_pton(AF_INET6, dst, ip + 24);
+	ip[45] = 8;
+	p->len = 14 + 48;
+	p->in_port = in;
+	flow_extract(p, key);
+	return p;
+}
+
+static void route(struct pkt *p, const struct flow_key *k, uint32_t vrf)
+{
+	l3_route_batch(&ctx, &p, &k, 1, vrf);
+}
+
+static uint64_t counter(enum l3_counter c)
+{
+	uint64_t v[L3_C_MAX];
+
+	l3_counters(v);
+	return v[c];
+}
+
+/* ---- tests ---- */
+
+static void test_commands(void **state)
+{
+	char err[512];
+	char *bad[] = { "route-add", "1", "10.0.0.1/24", "dev", "p1" };
+	char *viagw[] = { "route-add", "1", "10.9.0.0/16", "via", "10.1.1.1" };
+	struct l3_vrf *v;
+
+	(void)state;
+	assert_int_equal(run("vrf-add 1 red"), 0);
+	assert_int_equal(run("vrf-add 1 again"), -EEXIST);
+	assert_int_equal(run("vrf-add 4096"), -EINVAL);
+	v = l3_cfg.vrf[1];
+	assert_non_null(v);
+	assert_int_not_equal(run_argv(5, bad, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "host bits"));
+	assert_int_not_equal(run_argv(5, viagw, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "not on a connected subnet"));
+	assert_int_equal(run("route-add 1 10.9.0.0/16 via 10.1.1.1 dev nosuch"), -ENOENT);
+	assert_int_equal(run("vrf-if-add 1 p0 10.1.1.254/24 2001:db8:1::1/64"), 0);
+	assert_int_equal(run("vrf-if-add 1 p0 10.1.2.254/24"), -EEXIST);
+	assert_int_equal(run("route-add 1 10.9.0.0/16 via 10.1.1.1"), 0);
+	assert_int_equal(run("route-add 1 10.9.0.0/16 dev p1"), -EEXIST);
+	assert_int_equal(run("route-add 1 10.8.0.0/16 ecmp via 10.1.1.1 dev p0 via 10.1.1.2 dev p0"), 0);
+	assert_int_equal(run("route-add 1 10.7.0.0/16 ecmp via 10.1.1.1 dev p0"), -EINVAL);
+	assert_int_equal(run("route-add 1 10.6.0.0/16 blackhole extra"), -EINVAL);
+	assert_int_equal(run("route-add 2 10.6.0.0/16 blackhole"), -ENOENT);
+	/* local + connected for each address, plus the two routes. */
+	assert_int_equal(v->rib->n, 6);
+	assert_int_equal(run("route-show 1"), 0);
+	assert_int_equal(run("route-show 1 10.9.3.4"), 0);
+	assert_int_equal(run("route-show 1 10.99.0.0/16"), -ENOENT);
+	assert_int_equal(run("route-del 1 10.1.1.0/24"), -ENOENT);	/* connected: vrf-if-del */
+	assert_int_equal(run("route-del 1 10.8.0.0/16"), 0);
+	assert_int_equal(run("route-del 1 10.8.0.0/16"), -ENOENT);
+	assert_int_equal(v->rib->n, 5);
+	assert_int_equal(run("vrf-del 1"), 0);
+	assert_null(l3_cfg.vrf[1]);
+	assert_int_equal(l3_nh_count(), 0);
+}
+
+static void test_add_routes_atomic(void **state)
+{
+	char *argv[2] = { "add-routes", NULL };
+	char text[4096], err[512];
+	size_t n = 0;
+	uint32_t nh_before;
+
+	(void)state;
+	assert_int_equal(run("vrf-add 3"), 0);
+	assert_int_equal(run("route-add 3 10.50.0.0/16 dev p1"), 0);
+	nh_before = l3_nh_count();
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "3 10.%d.0.0/16 dev p%d\n", i, i % 3);
+	argv[1] = text;
+	/* Line 51 collides with the existing 10.50.0.0/16: nothing goes in. */
+	assert_int_not_equal(run_argv(2, argv, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "10.50.0.0/16"));
+	assert_int_equal(l3_cfg.vrf[3]->rib->n, 1);
+	assert_int_equal(l3_nh_count(), nh_before);
+	assert_int_equal(lpm4_lookup(l3_cfg.vrf[3]->v4, 0x0a010203), -1);
+	/* A parse error on the last line: nothing either. */
+	snprintf(text, sizeof(text), "3 10.1.0.0/16 dev p1\n# comment\n\n3 10.2.0.0/16 dev nosuch\n");
+	assert_int_not_equal(run_argv(2, argv, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "line 4"));
+	assert_int_equal(l3_cfg.vrf[3]->rib->n, 1);
+	snprintf(text, sizeof(text), "3 10.1.0.0/16 dev p1\n3 2001:db8::/32 dev p2\n");
+	assert_int_equal(run_argv(2, argv, err, sizeof(err)), 0);
+	assert_int_equal(l3_cfg.vrf[3]->rib->n, 3);
+	assert_int_equal(run("vrf-del 3"), 0);
+}
+
+static void test_forward_v4(void **state)
+{
+	struct flow_key k;
+	struct pkt *p;
+	uint8_t *ip;
+	uint64_t c;
+
+	(void)state;
+	n_sent = 0;
+	assert_int_equal(run("vrf-add 5"), 0);
+	assert_int_equal(run("vrf-if-add 5 p0 10.0.0.254/24 mac=02:00:5e:00:00:01"), 0);
+	assert_int_equal(run("vrf-if-add 5 p1 192.168.1.254/24 mac=02:00:5e:00:00:02"), 0);
+	assert_int_equal(run("route-add 5 172.16.0.0/12 via 192.168.1.1"), 0);
+
+	/* Gateway not resolved: an ARP request out p1, the packet dropped. */
+	c = counter(L3_C_UNRESOLVED);
+	route(ipv4_pkt(0, "10.0.0.1", "172.16.5.5", 64, 1000, &k), &k, 5);
+	assert_int_equal(counter(L3_C_UNRESOLVED), c + 1);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 1);
+	assert_int_equal(sent[0].b[12] << 8 | sent[0].b[13], 0x0806);
+	assert_memory_equal(sent[0].b + 14 + 14, B(192, 168, 1, 254), 4);
+	assert_memory_equal(sent[0].b + 14 + 24, B(192, 168, 1, 1), 4);
+
+	/* Resolved: forwarded with MACs rewritten and TTL 63. */
+	assert_int_equal(run("neigh-add 5 192.168.1.1 02:aa:00:00:00:01 dev p1"), 0);
+	n_sent = 0;
+	p = ipv4_pkt(0, "10.0.0.1", "172.16.5.5", 64, 1000, &k);
+	route(p, &k, 5);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 1);
+	assert_memory_equal(sent[0].b, B(0x02, 0xaa, 0, 0, 0, 1), 6);
+	assert_memory_equal(sent[0].b + 6, B(0x02, 0, 0x5e, 0, 0, 2), 6);
+	ip = sent[0].b + 14;
+	assert_int_equal(ip[8], 63);
+	assert_int_equal(sum(ip, 20), 0);	/* checksum still valid */
+
+	/* A more specific route wins at once; deleting it falls back. */
+	assert_int_equal(run("route-add 5 172.16.5.0/24 dev p2"), 0);
+	n_sent = 0;
+	route(ipv4_pkt(0, "10.0.0.1", "172.16.5.5", 64, 1000, &k), &k, 5);
+	assert_int_equal(counter(L3_C_UNRESOLVED), c + 2);	/* glean on p2, no address there */
+	assert_int_equal(run("route-del 5 172.16.5.0/24"), 0);
+	n_sent = 0;
+	route(ipv4_pkt(0, "10.0.0.1", "172.16.5.5", 64, 1000, &k), &k, 5);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 1);
+
+	/* TTL 1: ICMP time exceeded back to the sender, from the gateway. */
+	n_sent = 0;
+	c = counter(L3_C_TTL);
+	route(ipv4_pkt(0, "10.0.0.1", "172.16.5.5", 1, 1000, &k), &k, 5);
+	assert_int_equal(counter(L3_C_TTL), c + 1);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 0);
+	ip = sent[0].b + 14;
+	assert_int_equal(ip[9], 1);
+	assert_memory_equal(ip + 12, B(10, 0, 0, 254), 4);
+	assert_memory_equal(ip + 16, B(10, 0, 0, 1), 4);
+	assert_int_equal(ip[20], 11);
+	assert_int_equal(sum(ip, 20), 0);
+	assert_int_equal(sum(ip + 20, (size_t)((ip[2] << 8 | ip[3]) - 20)), 0);
+
+	/* No route: net unreachable. */
+	n_sent = 0;
+	c = counter(L3_C_NO_ROUTE);
+	route(ipv4_pkt(0, "10.0.0.1", "8.8.8.8", 64, 1000, &k), &k, 5);
+	assert_int_equal(counter(L3_C_NO_ROUTE), c + 1);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].b[14 + 20], 3);
+	assert_int_equal(sent[0].b[14 + 21], 0);
+
+	/* A VRF that does not exist. */
+	c = counter(L3_C_NO_VRF);
+	route(ipv4_pkt(0, "10.0.0.1", "8.8.8.8", 64, 1000, &k), &k, 77);
+	assert_int_equal(counter(L3_C_NO_VRF), c + 1);
+	assert_int_equal(run("vrf-del 5"), 0);
+}
+
+static void test_ecmp_spread(void **state)
+{
+	struct flow_key k;
+	unsigned per[N_PORTS] = { 0 };
+
+	(void)state;
+	assert_int_equal(run("vrf-add 6"), 0);
+	assert_int_equal(run("neigh-add 6 10.1.0.1 02:bb:00:00:00:01 dev p1"), 0);
+	assert_int_equal(run("neigh-add 6 10.2.0.1 02:bb:00:00:00:02 dev p2"), 0);
+	assert_int_equal(run("route-add 6 0.0.0.0/0 ecmp via 10.1.0.1 dev p1 via 10.2.0.1 dev p2"), 0);
+	for (int i = 0; i < 200; i++) {
+		n_sent = 0;
+		route(ipv4_pkt(0, "10.0.0.1", "1.2.3.4", 64, (uint16_t)(1000 + i), &k), &k, 6);
+		assert_int_equal(n_sent, 1);
+		per[sent[0].port]++;
+		/* The same flow always takes the same member. */
+		n_sent = 0;
+		route(ipv4_pkt(0, "10.0.0.1", "1.2.3.4", 64, (uint16_t)(1000 + i), &k), &k, 6);
+		assert_int_equal(n_sent, 1);
+	}
+	assert_int_equal(per[1] + per[2], 200);
+	assert_true(per[1] > 60 && per[2] > 60);
+	assert_int_equal(run("vrf-del 6"), 0);
+}
+
+static void test_arp_nd_proxy(void **state)
+{
+	struct flow_key k;
+	struct pkt *p;
+	uint8_t *a;
+
+	(void)state;
+	assert_int_equal(run("vrf-add 7"), 0);
+	assert_int_equal(run("vrf-if-add 7 p0 10.0.0.254/24 2001:db8::1/64 mac=02:00:5e:00:00:07"), 0);
+
+	/* ARP who-has 10.0.0.254 from 10.0.0.1: answered, and 10.0.0.1 gleaned. */
+	p = pkt_alloc();
+	a = p->data;
+	memset(a, 0xff, 6);
+	memcpy(a + 6, vm_mac, 6);
+	a[12] = 0x08; a[13] = 0x06;
+	a += 14;
+	memcpy(a, B(0, 1, 8, 0, 6, 4, 0, 1), 8);
+	memcpy(a + 8, vm_mac, 6);
+	memcpy(a + 14, B(10, 0, 0, 1), 4);
+	memset(a + 18, 0, 6);
+	memcpy(a + 24, B(10, 0, 0, 254), 4);
+	p->len = 60;
+	p->in_port = 0;
+	flow_extract(p, &k);
+	n_sent = 0;
+	route(p, &k, 7);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 0);
+	assert_memory_equal(sent[0].b, vm_mac, 6);
+	assert_int_equal(sent[0].b[14 + 7], 2);
+	assert_memory_equal(sent[0].b + 14 + 8, B(2, 0, 0x5e, 0, 0, 7), 6);
+	assert_memory_equal(sent[0].b + 14 + 14, B(10, 0, 0, 254), 4);
+	l3_learn_drain();
+	assert_non_null(l3_neigh_find(7, 4, B(10, 0, 0, 1)));
+
+	/* The gleaned neighbour is routable at once. */
+	n_sent = 0;
+	assert_int_equal(run("vrf-if-add 7 p1 10.0.1.254/24"), 0);
+	route(ipv4_pkt(1, "10.0.1.9", "10.0.0.1", 64, 1, &k), &k, 7);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 0);
+	assert_memory_equal(sent[0].b, vm_mac, 6);
+
+	/* IPv6: a route, a neighbour, hop limit decremented. */
+	assert_int_equal(run("neigh-add 7 2001:db8::10 02:cc:00:00:00:10 dev p0"), 0);
+	n_sent = 0;
+	route(ipv6_pkt(1, "2001:db8:1::5", "2001:db8::10", 9, &k), &k, 7);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 0);
+	assert_int_equal(sent[0].b[14 + 7], 8);
+	assert_memory_equal(sent[0].b, B(2, 0xcc, 0, 0, 0, 0x10), 6);
+
+	/* NS for the gateway 2001:db8::1 from 2001:db8::10: an NA back. */
+	{
+		uint8_t ns[86] = { 0 }, *ip = ns + 14, *icmp = ip + 40;
+		uint16_t c;
+
+		p = pkt_alloc();
+		memcpy(ns, B(0x33, 0x33, 0xff, 0, 0, 1), 6);
+		memcpy(ns + 6, vm_mac, 6);
+		ns[12] = 0x86; ns[13] = 0xdd;
+		ip[0] = 0x60; ip[5] = 32; ip[6] = 58; ip[7] = 255;
+		inet_pton(AF_INET6, "2001:db8::10", ip + 8);
+		inet_pton(AF_INET6, "ff02::1:ff00:1", ip + 24);
+		icmp[0] = 135;
+		inet_pton(AF_INET6, "2001:db8::1", icmp + 8);
+		icmp[24] = 1; icmp[25] = 1;
+		memcpy(icmp + 26, vm_mac, 6);
+		{
+			uint32_t s = 32 + 58;
+
+			for (int i = 0; i < 32; i += 2)
+				s += (uint32_t)(ip[8 + i] << 8 | ip[9 + i]);
+			c = l3_csum(icmp, 32, s);
+		}
+		icmp[2] = (uint8_t)(c >> 8); icmp[3] = (uint8_t)c;
+		memcpy(p->data, ns, sizeof(ns));
+		p->len = sizeof(ns);
+		p->in_port = 0;
+		flow_extract(p, &k);
+		n_sent = 0;
+		route(p, &k, 7);
+		assert_int_equal(n_sent, 1);
+		ip = sent[0].b + 14;
+		icmp = ip + 40;
+		assert_int_equal(icmp[0], 136);
+		assert_memory_equal(icmp + 26, B(2, 0, 0x5e, 0, 0, 7), 6);
+		{
+			uint32_t s = 32 + 58;
+
+			for (int i = 0; i < 32; i += 2)
+				s += (uint32_t)(ip[8 + i] << 8 | ip[9 + i]);
+			assert_int_equal(l3_csum(icmp, 32, s), 0);
+		}
+	}
+	assert_int_equal(run("vrf-del 7"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_add_routes_atomic),
+		cmocka_unit_test(test_forward_v4),
+		cmocka_unit_test(test_ecmp_spread),
+		cmocka_unit_test(test_arp_nd_proxy),
+	};
+
+	rcu_register_thread();
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
