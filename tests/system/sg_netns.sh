@@ -16,6 +16,8 @@
 # 3. the same, stateful (when this build has ct): A has no ingress rule at
 #    all, so the SYN-ACK of the allowed connection reaches A only as
 #    established traffic; a connection B opens towards A is blocked.
+#    Then IPv6 (port security pins fd78::1/2 and the MAC's link-local
+#    address): blocked until IPv6 rules exist, 8080 then passes, 8081 not.
 # 4. unbinding and clearing port security restores plain switching and
 #    leaves no compiled flow.
 set -euo pipefail
@@ -40,12 +42,12 @@ ip link add "$HA" type veth peer name vA netns "$NSA"
 T_CLEANUP+=("ip link del $HA")
 ip link add "$HB" type veth peer name vB netns "$NSB"
 T_CLEANUP+=("ip link del $HB")
-for side in "$NSA vA $MAC_A 10.78.0.1" "$NSB vB $MAC_B 10.78.0.2"; do
+for side in "$NSA vA $MAC_A 10.78.0.1 fd78::1" "$NSB vB $MAC_B 10.78.0.2 fd78::2"; do
 	set -- $side
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	ip -n "$1" link set lo up
 	ip -n "$1" link set "$2" address "$3"
 	ip -n "$1" addr add "$4/24" dev "$2"
+	ip -n "$1" addr add "$5/64" dev "$2" nodad
 	# af_packet ports pass frames as the kernel hands them over, and a
 	# veth leaves TCP checksums to "hardware": compute them in software.
 	ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
@@ -60,22 +62,25 @@ done
 cat >"$T_TMP/srv.py" <<'EOF'
 import selectors, socket
 sel = selectors.DefaultSelector()
-for port in (8080, 8081):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("10.78.0.2", port)); s.listen(16); sel.register(s, selectors.EVENT_READ)
+for addr in ("10.78.0.2", "fd78::2"):
+    for port in (8080, 8081):
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, port)); s.listen(16); sel.register(s, selectors.EVENT_READ)
 while True:
     for key, _ in sel.select():
         c, _ = key.fileobj.accept(); c.sendall(b"ok"); c.close()
 EOF
 ip netns exec "$NSB" $PY "$T_TMP/srv.py" &
 T_PIDS+=($!)
-# connects NS PORT [SRC]: exit 0 if a TCP connection to B:PORT gets "ok" in 1 s.
+# connects NS PORT [SRC [DST]]: exit 0 if a TCP connection to DST (B's
+# IPv4 address unless given):PORT gets "ok" within 1 s.
 connects() {
 	ip netns exec "$1" $PY -c "
 import socket, sys
-s = socket.socket(); s.settimeout(1.0)
-if len(sys.argv) > 3: s.bind((sys.argv[3], 0))
-s.connect((sys.argv[1], int(sys.argv[2]))); sys.exit(0 if s.recv(2) == b'ok' else 1)" \
+src = (sys.argv[3], 0) if len(sys.argv) > 3 else None
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 1.0, src)
+sys.exit(0 if s.recv(2) == b'ok' else 1)" \
 		"${4:-10.78.0.2}" "$2" ${3:+"$3"} 2>>"$T_TMP/connects.err"
 }
 pings() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
@@ -87,8 +92,8 @@ xc add-port pb af_packet dev="$HB"
 wait_for 5 connects "$NSA" 8080 || { cat "$T_TMP/connects.err"; fail "no TCP through the plain switch"; }
 
 echo "== 1. port security"
-xc port-security pa mac=$MAC_A ip=10.78.0.1
-xc port-security pb mac=$MAC_B ip=10.78.0.2
+xc port-security pa mac=$MAC_A ip=10.78.0.1,fd78::1
+xc port-security pb mac=$MAC_B ip=10.78.0.2,fd78::2
 xc port-security-show
 pings "$NSA" 10.78.0.2 || fail "ping with port security on"
 connects "$NSA" 8081 || fail "TCP with port security on"
@@ -149,6 +154,12 @@ if xc ct-flush >/dev/null 2>&1; then
 	xc sg-bind pb web
 	xc sg-bind pa cli
 	check_groups stateful
+	# IPv6: neighbour discovery passes the groups, TCP needs IPv6 rules.
+	connects "$NSA" 8080 "" fd78::2 && fail "stateful: IPv6 passed with IPv4 rules only"
+	xc sg-rule-add web ingress proto=tcp port=8080 ethertype=ipv6
+	xc sg-rule-add cli egress ethertype=ipv6
+	wait_for 5 connects "$NSA" 8080 "" fd78::2 || fail "stateful: IPv6 to 8080 blocked"
+	connects "$NSA" 8081 "" fd78::2 && fail "stateful: IPv6 to 8081 passed"
 	# B may not open towards A: no ingress rule on A, no egress rule on B.
 	ip netns exec "$NSA" $PY -c "
 import socket; s = socket.socket(); s.bind(('10.78.0.1', 9090)); s.listen(1); s.settimeout(3)
