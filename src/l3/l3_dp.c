@@ -307,7 +307,7 @@ static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const stru
 			drop(ctx, L3_C_BAD_HDR, p);
 			return;
 		}
-		id = lpm4_lookup(v->v4, rd16(ip + 16) << 16 | rd16(ip + 18));
+		id = lpm4_lookup(v->v4, (uint32_t)rd16(ip + 16) << 16 | rd16(ip + 18));
 	} else if (dl_type == ETH_P_IPV6) {
 		af = 6;
 		if (unlikely(!p->l3_off || p->len < p->l3_off + IPV6_HLEN || (ip[0] >> 4) != 6)) {

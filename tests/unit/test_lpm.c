@@ -38,13 +38,11 @@ struct model {
 
 static bool covers(const uint8_t *p, unsigned depth, const uint8_t *a)
 {
-	for (unsigned b = 0; b < depth; b++) {
-		uint8_t m = (uint8_t)(0x80u >> (b % 8));
+	unsigned full = depth / 8, rest = depth % 8;
 
-		if ((p[b / 8] & m) != (a[b / 8] & m))
-			return false;
-	}
-	return true;
+	if (memcmp(p, a, full))
+		return false;
+	return !rest || !((p[full] ^ a[full]) & (uint8_t)(0xff00u >> rest));
 }
 
 static void clear_tail(uint8_t *a, unsigned bytes, unsigned depth)
@@ -137,8 +135,8 @@ static void rand_prefix(const struct model *m, const uint8_t bases[8][16], uint8
 	for (unsigned i = 0; i < 16; i++)
 		if (rnd() % 2)
 			a[i] ^= (uint8_t)(rnd() >> (rnd() % 8));
-	if (c < 2)
-		d = (unsigned)(rnd() % (bits + 1));		/* anything, /0 included */
+	if (c < 2)	/* anything, /0 included; short ones (millions of entries) rarely */
+		d = rnd() % 16 ? 8 + (unsigned)(rnd() % (bits - 7)) : (unsigned)(rnd() % 9);
 	else if (bits == 32)
 		d = 16 + (unsigned)(rnd() % 17);		/* 16..32: both levels */
 	else
