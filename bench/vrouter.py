@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""vRouter benchmark (issue 6, scenario b): VRF LPM with 100k routes, one PMD
+core, 64-byte frames, against xviod's own L2 relay measured in the same run.
+
+The set-up and generator are flows.py's (relay.py's two vhost-user ports,
+testpmd flowgen on core 0 sending UDP to 10.253.0.0 + k, k < --flows, from
+both ports, open loop; the relay alone on core 1). Cells:
+
+  xconnect  xviod's L2 relay (`xvioctl xconnect p0 p1`): the reference
+  vrouter   xviod routing: in_port=p0 -> route(vrf=1), in_port=p1 ->
+            route(vrf=2); each VRF holds --routes routes (BGP-like length mix
+            elsewhere in the address space, plus /24s over the traffic's
+            10.253.0.0/15 and /32s for its first 1,024 addresses so lookups
+            use both DIR-24-8 levels), next hop via a static neighbour on the
+            other port: LPM, MAC rewrite, TTL decrement and IPv4 checksum on
+            every packet.
+
+The bar (issue 6): vrouter >= 70 % of xconnect. The MPLS-over-GRE
+encap/decap half of scenario (b) needs the tunnel module (src/tnl), which is
+not on main yet; this script measures the routing half only and says so in
+every report.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import statistics
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import relay as R  # noqa: E402
+import flows as F  # noqa: E402
+
+NAMES = ["xconnect", "vrouter"]
+TRAFFIC = (0x0AFD0000, 15)          # flowgen: dst 10.253.0.0 + k, src 10.254.0.0
+
+
+def ip(a):
+	return ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def route_lines(vrf, n, gw, port, seed):
+	"""n routes for one VRF: the traffic's /24s and first /32s, then
+	random prefixes (lpm_bench's mix) outside 10.252.0.0/14."""
+	rng = random.Random(seed)
+	seen, out = set(), []
+
+	def add(a, plen):
+		a &= (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+		if (a, plen) not in seen:
+			seen.add((a, plen))
+			out.append(f"{vrf} {ip(a)}/{plen} via {gw} dev {port}")
+	for k in range(512):
+		add(TRAFFIC[0] + (k << 8), 24)
+	for k in range(1024):
+		add(TRAFFIC[0] + k, 32)
+	while len(out) < n:
+		r = rng.random()
+		plen = 24 if r < .6 else rng.randint(16, 23) if r < .94 else \
+			rng.randint(25, 32) if r < .995 else rng.randint(8, 15)
+		a = rng.getrandbits(32)
+		if (a >> 18) == (0x0AFC0000 >> 18) or (plen < 14 and (a >> (32 - plen)) ==
+							(0x0AFC0000 >> (32 - plen))):
+			continue        # would cover the traffic: keep its routes as set
+		add(a, plen)
+	return out[:n]
+
+
+class VRouter(R.XviodRelay):
+	routes = 100000
+
+	def program(self):
+		self.xctl("del-flows")
+		for v in (1, 2):
+			self.xctl("vrf-add", str(v))
+		# Static neighbours: the generator's ports take any destination MAC.
+		self.xctl("neigh-add", "1", "10.99.1.1", "02:00:00:00:01:01", "dev", "p1")
+		self.xctl("neigh-add", "2", "10.99.0.1", "02:00:00:00:00:01", "dev", "p0")
+		f = os.path.join(self.d, "routes")
+		with open(f, "w") as fh:
+			for ln in route_lines(1, self.routes, "10.99.1.1", "p1", 1):
+				fh.write(ln + "\n")
+			for ln in route_lines(2, self.routes, "10.99.0.1", "p0", 2):
+				fh.write(ln + "\n")
+		t = time.monotonic()
+		self.xctl("--timeout", "300", "add-routes", f, timeout=320)
+		self.install_s = time.monotonic() - t
+		self.xctl("add-flow", "priority=10,in_port=p0,actions=route(vrf=1)")
+		self.xctl("add-flow", "priority=10,in_port=p1,actions=route(vrf=2)")
+
+	def diag(self):
+		out = {}
+		for c in ("vrf-show", "pmd-stats-show", "dump-megaflows"):
+			try:
+				out[c] = self.xctl(c)
+			except Exception as e:
+				out[c] = str(e)
+		return out
+
+
+def make_relay(args, name, nroutes, d):
+	if name == "vrouter":
+		r = VRouter(args, d)
+		r.routes = nroutes
+		return r
+	return R.XviodRelay(args, d)
+
+
+def main():
+	ap = argparse.ArgumentParser(description=__doc__,
+				     formatter_class=argparse.RawDescriptionHelpFormatter)
+	ap.add_argument("--routes", type=int, default=100000, help="routes per VRF")
+	ap.add_argument("--flows", default="1000", help="flowgen destinations (comma list)")
+	ap.add_argument("--quick", action="store_true", help="1 rep × 3 s (a smoke run)")
+	ap.add_argument("--reps", type=int, default=3)
+	ap.add_argument("--wait-quiet", type=float, default=120, metavar="SECS")
+	ap.add_argument("--interval", type=float, default=10.0)
+	ap.add_argument("--warmup", type=float, default=2.0)
+	ap.add_argument("--size", type=int, default=64)
+	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
+	ap.add_argument("--ring", type=int, default=1024)
+	ap.add_argument("--burst", type=int, default=32)
+	ap.add_argument("--xviod", default=os.environ.get("XVIOD"))
+	ap.add_argument("--xvioctl", default=os.environ.get("XVIOCTL"))
+	ap.add_argument("--out", default=os.path.join(R.HERE, "results"))
+	ap.add_argument("--no-save", action="store_true")
+	ap.add_argument("--keep", action="store_true")
+	ap.add_argument("-v", "--verbose", action="store_true")
+	args = ap.parse_args()
+	args.loop, args.tx_first = "open", 16
+	if args.quick:
+		args.reps, args.interval, args.warmup = 1, 3.0, 1.0
+		args.wait_quiet = min(args.wait_quiet, 10)
+	flows = [int(x) for x in args.flows.split(",")]
+	R.check_env("vrouter.py", False)
+	R.find_tools(args, "vrouter.py")
+	R.init_run(args)
+	F.make_relay = make_relay       # flows.run_once builds its relay through this
+
+	res = {(n, f): [] for f in flows for n in NAMES}
+	runs, errors = [], []
+	for rep in range(args.reps):
+		for (name, nf) in res:
+			b = R.wait_quiet(args)
+			try:
+				m, share, extra = F.run_once(args, name, args.routes, nf)
+				res[(name, nf)].append(m)
+				runs.append({"relay": name, "flows": nf, "rep": rep + 1, "mpps": m,
+					     "busy_before": round(b, 3), "cpu_share": share,
+					     **{k: v for k, v in extra.items() if k != "dump-megaflows"}})
+				R.log(f"rep {rep + 1}/{args.reps} {name:8s} flows {nf:6d} {m:7.3f} Mpps  "
+				      f"{extra['bound']}-bound, relay busy {extra['busy']}, capacity "
+				      f"{extra.get('capacity_mpps')}"
+				      + (f", {args.routes} routes/VRF in {extra['install_s']:.2f} s"
+					 if name == "vrouter" else ""))
+				if name == "vrouter":
+					R.vlog(extra.get("vrf-show", ""))
+			except Exception as e:
+				errors.append(f"{name} {nf} flows rep {rep + 1}: {e}")
+				R.log(f"{name} {nf} flows rep {rep + 1} FAILED: {e}")
+	med = {c: statistics.median(xs) for c, xs in res.items() if xs}
+	lines = ["| flows | xconnect (L2 relay) Mpps | vrouter Mpps | vrouter / L2 relay |",
+		 "|---:|---:|---:|---:|"]
+	for nf in flows:
+		x, v = med.get(("xconnect", nf)), med.get(("vrouter", nf))
+		lines.append(f"| {nf:,} | {x:.2f} | {v:.2f} | {v / x:.0%} |" if x and v else
+			     f"| {nf:,} | {x or '—'} | {v or '—'} | — |")
+	tbl = "\n".join(lines)
+	now = datetime.datetime.now()
+	cmdline = "bench/vrouter.sh " + " ".join(sys.argv[1:])
+	setup = (f"{args.reps} reps × {args.interval:g} s, {args.size}-byte frames, testpmd flowgen "
+		 f"(both ports, open loop) on core {R.GEN_CPU}, xviod on core {R.RELAY_CPU}, "
+		 f"{args.routes:,} routes per VRF, {R.machine_cpu()}. Routing only: the "
+		 f"MPLSoGRE encap/decap half of scenario (b) awaits src/tnl on main.")
+	print(f"\n{setup}\n\n{tbl}\n\nBar: vrouter >= 70 % of the L2 relay.\n")
+	for e in errors:
+		print("error:", e.splitlines()[0])
+	if args.no_save:
+		return 1 if errors else 0
+	os.makedirs(args.out, exist_ok=True)
+	base = os.path.join(args.out, f"vrouter-{now:%Y%m%d-%H%M%S}")
+	with open(base + ".md", "w") as f:
+		f.write(f"# vRouter: xviod routing vs its L2 relay, {now:%Y-%m-%d %H:%M}\n\n`{cmdline}` "
+			f"(git {R.git_rev()})\n\n{setup}\n\nMpps = packets delivered per second, both "
+			f"directions together; median.\n\n{tbl}\n")
+	with open(base + ".json", "w") as f:
+		json.dump({"date": now.isoformat(timespec="seconds"), "command": cmdline,
+			   "git": R.git_rev(), "args": vars(args), "runs": runs, "errors": errors,
+			   "median": [{"relay": c[0], "flows": c[1], "mpps": v} for c, v in med.items()]},
+			  f, indent=1)
+	print("wrote", base + ".md", "and .json")
+	return 1 if errors else 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())
