@@ -133,5 +133,7 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	       unsigned long long *out);
 /* Set O_NONBLOCK and FD_CLOEXEC. */
 int fd_set_nonblock(int fd);
+/* Create the directories above path (mode 0755), like mkdir -p $(dirname path). 0 or -errno. */
+int mkdir_parents(const char *path);
 
 #endif

@@ -20,6 +20,9 @@
 
 #include "../core/core.h"
 
+/* Most arguments one request may carry. */
+#define CTL_MAX_ARGS	64
+
 struct ctl_req {
 	int argc;		/* argv[0] is the command name */
 	char **argv;
@@ -56,6 +59,25 @@ int ctl_error(struct ctl_req *req, int err, const char *fmt, ...) __printf(3, 4)
 int ctl_exec(struct ctl_req *req, int argc, char **argv);
 void ctl_req_release(struct ctl_req *req);
 const struct ctl_cmd *ctl_cmd_find(const char *name);
+
+/*
+ * The state file (ctl_state.c): a replay log of every command with persist
+ * set that succeeded, rewritten atomically (temp + fsync + rename) after
+ * each one. A module persists its configuration by setting persist on its
+ * configuration commands; nothing else. ctl_state_open replays an existing
+ * file through ctl_exec (a line that fails now is logged, dropped and kept
+ * in PATH.rejected), then records every later success; it refuses a file
+ * that is not an xviod state file. 0 or -errno.
+ */
+int ctl_state_open(const char *path);
+void ctl_state_close(void);
+/* Called by ctl_exec after a persist command succeeded; 0, or -errno when
+ * the change is live but could not be saved (req gets a warning). */
+int ctl_state_record(struct ctl_req *req);
+
+/* Default state file: the daemon with the default control socket. A daemon
+ * started with --ctl PATH keeps PATH.state, so two daemons never share one. */
+#define CTL_DEFAULT_STATE "/var/lib/xvio/xviod.state"
 
 /* Open the socket at path (mode 0600), register it on the event loop. */
 int ctl_server_start(const char *path);

@@ -92,7 +92,7 @@ void ctl_req_release(struct ctl_req *req)
 int ctl_exec(struct ctl_req *req, int argc, char **argv)
 {
 	const struct ctl_cmd *cmd;
-	int n_args = argc - 1;
+	int n_args = argc - 1, rc;
 
 	memset(req, 0, sizeof(*req));
 	req->argc = argc;
@@ -105,7 +105,10 @@ int ctl_exec(struct ctl_req *req, int argc, char **argv)
 	if (n_args < cmd->min_args || (cmd->max_args >= 0 && n_args > cmd->max_args))
 		return ctl_error(req, EINVAL, "wrong number of arguments; usage: %s %s",
 				 cmd->name, cmd->usage);
-	return cmd->fn(req);
+	rc = cmd->fn(req);
+	if (rc >= 0 && cmd->persist)
+		ctl_state_record(req);
+	return rc;
 }
 
 const struct ctl_cmd *ctl_cmd_find(const char *name)

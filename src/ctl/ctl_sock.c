@@ -19,7 +19,6 @@
  * socket is root-only, so the bound is against mistakes, not attackers. */
 #define CTL_IN_MAX	(128 << 20)
 #define CTL_OUT_MAX	(64 << 20)	/* replies queued to a slow reader */
-#define CTL_MAX_ARGS	64
 
 struct ctl_conn {
 	int fd;
@@ -254,29 +253,6 @@ static void accept_event(int fd, uint32_t events, void *arg)
 	}
 }
 
-static int mkdir_parent(const char *path)
-{
-	char dir[sizeof(sock_path)];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int ctl_server_start(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -285,7 +261,7 @@ int ctl_server_start(const char *path)
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	err = mkdir_parent(path);
+	err = mkdir_parents(path);
 	if (err)
 		return err;
 	strcpy(sa.sun_path, path);

@@ -24,8 +24,21 @@ static int cmd_echo(struct ctl_req *req)
 	return 0;
 }
 
+/* A configuration the state tests can inspect: a list of words. */
+static char words[16][64];
+static int n_words;
+
+static int cmd_word(struct ctl_req *req)
+{
+	if (!strcmp(req->argv[1], "bad") || n_words == 16)
+		return ctl_error(req, EINVAL, "%s: refused", req->argv[1]);
+	snprintf(words[n_words++], sizeof(words[0]), "%s", req->argv[1]);
+	return 0;
+}
+
 static const struct ctl_cmd test_cmds[] = {
 	{ "echo", "WORD", 1, 1, cmd_echo, false },
+	{ "word", "WORD", 1, 1, cmd_word, true },
 };
 CTL_COMMANDS(test_cmds)
 
@@ -146,11 +159,112 @@ static void test_socket(void **state)
 	rmdir(dir);
 }
 
+static int run(int argc, char **argv)
+{
+	struct ctl_req r;
+	int rc = ctl_exec(&r, argc, argv);
+
+	ctl_req_release(&r);
+	return rc;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Successful persist commands are saved, in order, and come back by replay;
+ * queries and failures are not saved; the file is replaced, never edited. */
+static void test_state_replay(void **state)
+{
+	char dir[] = "/tmp/xvio-ctl-state.XXXXXX", path[128], tmp[160];
+	char *w1[] = { "word", "one", NULL }, *w2[] = { "word", "two\nlines \"q\"", NULL };
+	char *bad[] = { "word", "bad", NULL }, *echo[] = { "echo", "x", NULL };
+	const char *text;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/xviod.state", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n_words = 0;
+	assert_int_equal(ctl_state_open(path), 0);	/* creates the directory and an empty log */
+	assert_string_equal(slurp(path), "{\"xviod_state\":1}\n");
+	assert_int_equal(run(2, w1), 0);
+	assert_int_equal(run(2, bad), -EINVAL);
+	assert_int_equal(run(2, echo), 0);
+	assert_int_equal(run(2, w2), 0);
+	text = slurp(path);
+	assert_string_equal(text, "{\"xviod_state\":1}\n[\"word\",\"one\"]\n"
+			    "[\"word\",\"two\\nlines \\\"q\\\"\"]\n");
+	assert_int_equal(access(tmp, F_OK), -1);
+	ctl_state_close();
+
+	/* A new daemon: the same configuration, rebuilt by replay alone. */
+	n_words = 0;
+	assert_int_equal(ctl_state_open(path), 0);
+	assert_int_equal(n_words, 2);
+	assert_string_equal(words[0], "one");
+	assert_string_equal(words[1], "two\nlines \"q\"");
+	assert_string_equal(slurp(path), text);		/* nothing dropped: not rewritten */
+	ctl_state_close();
+	snprintf(tmp, sizeof(tmp), "rm -rf %s", dir);
+	assert_int_equal(system(tmp), 0);
+}
+
+/* Lines that fail at replay (a command that no longer succeeds, a query, a
+ * broken line) are dropped from the log and kept in .rejected; a file that
+ * is not a state file is refused and left alone. */
+static void test_state_rejects(void **state)
+{
+	char dir[] = "/tmp/xvio-ctl-state.XXXXXX", path[128], rej[160], cmd[160];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xviod.state", dir);
+	snprintf(rej, sizeof(rej), "%s.rejected", path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"xviod_state\":1}\n[\"word\",\"a\"]\n[\"word\",\"bad\"]\n"
+	      "[\"echo\",\"x\"]\nnot json\n[\"word\",\"b\"]\n", f);
+	fclose(f);
+	n_words = 0;
+	assert_int_equal(ctl_state_open(path), 0);
+	assert_int_equal(n_words, 2);
+	assert_string_equal(words[1], "b");
+	assert_string_equal(slurp(path), "{\"xviod_state\":1}\n[\"word\",\"a\"]\n[\"word\",\"b\"]\n");
+	assert_string_equal(slurp(rej), "[\"word\",\"bad\"]\n[\"echo\",\"x\"]\nnot json\n");
+	ctl_state_close();
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# some other file\n", f);
+	fclose(f);
+	assert_int_equal(ctl_state_open(path), -EINVAL);
+	assert_string_equal(slurp(path), "# some other file\n");
+	/* Off: nothing recorded, nothing written. */
+	assert_int_equal(ctl_state_record(&(struct ctl_req){ 0 }), 0);
+	ctl_state_close();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_socket),
+		cmocka_unit_test(test_state_replay),
+		cmocka_unit_test(test_state_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
