@@ -88,6 +88,7 @@ void vhost_dev_show(struct vhost_dev *dev, json_t *obj)
 void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 {
 	uint64_t broken[VQ_BROKEN_MAX] = { 0 }, notify = 0, notify_fail = 0, too_big = 0, wq = 0;
+	uint64_t resync = 0;
 
 	for (int c = 0; c < VHOST_C_MAX; c++)
 		json_object_set_new(extra, vhost_counter_names[c], json_integer(dev->counters[c]));
@@ -101,6 +102,7 @@ void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 		notify_fail += __atomic_load_n(&vv->vq.n_notify_fail, __ATOMIC_RELAXED);
 		too_big += __atomic_load_n(&vv->vq.n_drop_too_big, __ATOMIC_RELAXED);
 		wq += __atomic_load_n(&vv->vq.n_indirect_write_ignored, __ATOMIC_RELAXED);
+		resync += vv->vq.n_base_from_used;
 	}
 	for (int r = 1; r < VQ_BROKEN_MAX; r++) {
 		char name[64];
@@ -112,4 +114,5 @@ void vhost_dev_stats(struct vhost_dev *dev, json_t *extra)
 	json_object_set_new(extra, "guest_notify_fail", json_integer(notify_fail));
 	json_object_set_new(extra, "guest_tx_too_big", json_integer(too_big));
 	json_object_set_new(extra, "guest_tx_indirect_write_flag", json_integer(wq));
+	json_object_set_new(extra, "ring_base_from_used_idx", json_integer(resync));
 }

@@ -376,6 +376,7 @@ struct vq {
 	bool addr_set;
 	uint64_t n_drop_too_big;	/* tx frames over PKT_DATA_MAX: dropped, not broken */
 	uint64_t n_indirect_write_ignored;	/* see vq_packed.c check_tab_seg */
+	uint64_t n_base_from_used;	/* split: SET_VRING_BASE overridden by used->idx */
 	uint64_t n_broken[VQ_BROKEN_MAX];
 };
 
@@ -387,7 +388,9 @@ int vq_set_num(struct vq *vq, uint32_t num);
 /* SET_VRING_ADDR: saved, translated by vq_start. 0 or -EBUSY if started
  * (a live SET_VRING_ADDR is only allowed to change the LOG flag). */
 int vq_set_addr(struct vq *vq, const struct vq_addr *addr);
-/* SET_VRING_BASE. Split: bits 0-15 next avail index. Packed: bits 0-14
+/* SET_VRING_BASE. Split: bits 0-15 next avail index, which vq_start
+ * replaces with the ring's used->idx when they differ (restart after a
+ * crash; see vq_start). Packed: bits 0-14
  * avail slot, bit 15 avail wrap counter, bits 16-30 used slot, bit 31 used
  * wrap counter; a zero upper half means used = avail (as DPDK sends it).
  * 0 or -EBUSY if started. */

@@ -200,10 +200,25 @@ int vq_start(struct vq *vq, const struct guest_mem *mem)
 		if (vq->last_avail_idx >= num || vq->last_used_idx >= num)
 			return -EINVAL;
 	} else {
-		vq->last_avail_idx = (uint16_t)vq->base;
-		/* We hold no buffers across bursts, so used catches up with
-		 * avail (what the guest saw as used before us is done). */
-		vq->last_used_idx = (uint16_t)vq->base;
+		/* used->idx is the commit point of whoever served this ring
+		 * last — us before a crash included: buffers are completed in
+		 * avail order and none is held across bursts, so every avail
+		 * entry before used->idx is done and none after it is (a tx
+		 * frame is handed back before it is forwarded, an rx buffer
+		 * filled but not yet published is simply filled again). A peer
+		 * that lost the position is corrected from it: QEMU restores
+		 * the base from used->idx when GET_VRING_BASE found the old
+		 * backend dead, DPDK's virtio-user sends 0 on every reconnect
+		 * (DPDK's vhost resyncs the same way). */
+		uint16_t used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+
+		if (used_idx != (uint16_t)vq->base) {
+			vq->n_base_from_used++;
+			LOG(LOG_INFO, "virtio", "vq %u: base %u, resuming at used idx %u",
+			    vq->index, (uint16_t)vq->base, used_idx);
+		}
+		vq->last_avail_idx = used_idx;
+		vq->last_used_idx = used_idx;
 	}
 	vq->signalled_used = vq->last_used_idx;
 	vq->base_set = false;

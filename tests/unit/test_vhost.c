@@ -181,6 +181,11 @@ static void send_vring(struct fe *fe, uint32_t i, uint32_t base, int kick, int c
 		.index = i, .desc = UVA_BASE + gpa, .avail = UVA_BASE + gpa + 0x1000,
 		.used = UVA_BASE + gpa + 0x2000, .log = gpa + 0x2000 };
 
+	uint16_t used_idx = (uint16_t)base;
+
+	/* A ring that really is at base: its used->idx says so (vq_start
+	 * resumes from it). */
+	assert_int_equal(pwrite(fe->memfd, &used_idx, 2, (off_t)(gpa + 0x2000 + 2)), 2);
 	send_state(fe, VHOST_USER_SET_VRING_NUM, 0, i, RING_NUM);
 	send_state(fe, VHOST_USER_SET_VRING_BASE, 0, i, base);
 	send_msg(fe, VHOST_USER_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
