@@ -29,7 +29,7 @@ for i in range(n):
         m += f",tp_dst={1 + i % 65535}"
     print(m + ",actions=drop")
 PY
-"$XVIOD" --ctl "$tmp/ctl.sock" --pmd-cpus "$(( $(nproc) - 1 ))" 2>"$tmp/xviod.log" &
+"$XVIOD" --ctl "$tmp/ctl.sock" --no-state --pmd-cpus "$(( $(nproc) - 1 ))" 2>"$tmp/xviod.log" &
 pid=$!
 for _ in $(seq 100); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.05; done
 for r in $(seq "$REPS"); do

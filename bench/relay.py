@@ -270,7 +270,8 @@ class XviodRelay(Relay):
 	def start(self):
 		a = self.args
 		self.ctl = os.path.join(self.d, "ctl.sock")
-		self.p = spawn("relay-xviod", [a.xviod, "--ctl", self.ctl, "--pmd-cpus",
+		# --no-state: each run starts empty, whatever ran in this dir before
+		self.p = spawn("relay-xviod", [a.xviod, "--ctl", self.ctl, "--no-state", "--pmd-cpus",
 					       str(RELAY_CPU)], cpu=RELAY_CPU)
 		wait_for(lambda: os.path.exists(self.ctl) or self.p.poll() is not None, 30,
 			 "xviod control socket")
