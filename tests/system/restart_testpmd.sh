@@ -74,7 +74,8 @@ done
 
 # xviod with only its control socket (the state file is CTL.state beside it)
 start_xviod() {
-	taskset -c "$PMD_CPU" "$XVIOD" --ctl "$D/ctl.sock" --pmd-cpus "$PMD_CPU" \
+	# (not under taskset: the control thread must not share the PMD's CPU)
+	"$XVIOD" --ctl "$D/ctl.sock" --pmd-cpus "$PMD_CPU" \
 		>>"$D/xviod.log" 2>&1 &
 	XPID=$!
 	waitfor 20 eval 'xctl help >/dev/null 2>&1'
@@ -88,7 +89,7 @@ testpmd_start() {
 	mkfifo "$D/$name.in"
 	stdbuf -o0 -e0 dpdk-testpmd --lcores 0@0,1@0 --no-pci --no-huge -m 256 \
 		--file-prefix "$PREFIX$name" "${vdevs[@]}" \
-		-- -i --nb-cores=1 --forward-mode="${TP_MODE:-io}" --total-num-mbufs=4096 \
+		-- -i --nb-cores=1 --forward-mode=io --total-num-mbufs=4096 \
 		<"$D/$name.in" >"$D/$name.log" 2>&1 &
 	TP_PID=$!
 	PIDS+=("$TP_PID")
@@ -198,8 +199,9 @@ run_case() {
 
 # A testpmd killed mid-stream (kill -9) and a del-port of two busy ports of
 # another: xviod stays up, the main stream ua -> p0 -> testpmd -> p1 -> ub
-# goes on without a gap, and xviod holds exactly the fds it held before
-# those peers came.
+# goes on (no duplicate, no corruption, no gap over 0.5 s, at most 1% lost
+# on a loaded machine), and xviod holds exactly the fds it held before those
+# peers came.
 run_peer_loss() {
 	local name=peer-loss secs=5
 	case_begin "$name" "testpmd B killed, busy ports of testpmd C deleted, under the main stream" ||
@@ -221,26 +223,32 @@ run_peer_loss() {
 		{ fail "add-port p4 p5"; return 1; }
 	testpmd_start tpb "net_virtio_user0,path=$D/s2,queue_size=256" "net_virtio_user1,path=$D/s3,queue_size=256"
 	local bfd=$TP_FD bpid=$TP_PID
-	TP_MODE=txonly testpmd_start tpc "net_virtio_user0,path=$D/s4,queue_size=256" "net_virtio_user1,path=$D/s5,queue_size=256"
+	testpmd_start tpc "net_virtio_user0,path=$D/s4,queue_size=256" "net_virtio_user1,path=$D/s5,queue_size=256"
 	local cfd=$TP_FD cpid=$TP_PID
 	waitfor 60 grep -q 'testpmd> ' "$D/tpb.log" && waitfor 60 grep -q 'testpmd> ' "$D/tpc.log" ||
 		{ fail "testpmd B/C did not come up"; return 1; }
-	tp_send "$bfd" "start"; tp_send "$cfd" "start"
 	waitfor 20 links_up p2 p3 p4 p5 || { fail "p2..p5 not up"; xctl show; return 1; }
 	# Every frame of the stream also goes to B, which sends it back into
-	# xviod; C generates at full speed (txonly) on p4 and p5, and what
-	# comes from p5 goes to p4: both directions of both busy. The rest is
-	# dropped. (A flow naming a deleted port goes with it, so C's traffic
-	# has flows of its own.)
+	# xviod, where it is dropped. (A flow naming a deleted port goes with
+	# it, so C's loop has flows of its own.)
 	xctl del-flows && xctl add-flow "priority=10,in_port=ua,actions=output:p0,output:p2" &&
 		xctl add-flow "priority=10,in_port=p1,actions=output:ub" &&
 		xctl add-flow "priority=10,in_port=p5,actions=output:p4" &&
+		xctl add-flow "priority=10,in_port=p4,actions=output:p5" &&
 		xctl add-flow "priority=5,actions=drop" || { fail "flows"; return 1; }
+	tp_send "$bfd" "start"
+	# C: one burst out of each port, then io forwarding, and xviod sends
+	# p4's frames to p5 and p5's to p4: 64 frames circling as fast as the
+	# loop goes, both directions of both ports busy, without flooding the
+	# PMD that also carries the main stream.
+	tp_send "$cfd" "start tx_first"
 	stream_start "$secs"
 	local rpid=$RPID spid=$SPID
 	sleep 1.5
 	xctl stats >"$D/stats-busy.txt"
-	echo "busy before: $(grep -cE '^ *p[2-5]:' "$D/stats-busy.txt") of p2..p5 in stats"
+	grep -E '^ *p[2-5]:' "$D/stats-busy.txt" | sed 's/^ */busy before: /'
+	awk '$1 ~ /^p[2-5]:$/ && $3 + $8 == 0 { bad = 1 } END { exit bad }' "$D/stats-busy.txt" ||
+		fail "p2..p5 were not all busy"
 	kill -9 "$bpid"; wait "$bpid" 2>/dev/null
 	sleep 1.5
 	xctl del-port p4 && xctl del-port p5 || fail "del-port of busy p4/p5"
