@@ -61,6 +61,7 @@ fail() { echo "FAIL: $*"; CASE_FAILED=1; }
 waitfor() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done; }
 xctl() { "$XVIOCTL" --ctl "$D/ctl.sock" "$@"; }
 now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 nfds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 for pair in "$VA $PA" "$VB $PB"; do
@@ -176,9 +177,9 @@ run_case() {
 	after_flows=$(xctl dump-flows | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, n_bytes=[^,]*, //; s/idle_age=[^,]*, //' | sort)
 	[ "$before_flows" = "$after_flows" ] || { fail "flows differ after the restart"; echo "$before_flows"; echo "$after_flows"; }
 	xctl show | grep -qE '^  (ua|ub|p0|p1) ' || fail "ports missing after the restart"
-	local sent; sent=$(cat "$D/sent.txt")
+	local sent; read -r sent _ <"$D/sent.txt"
 	$SEQ report "$D/rx.txt" "$sent" --after kill="$t_kill" --after restart="$t_start" | tee "$D/report.txt"
-	echo "restart: xviod answering $(echo "$t_ready - $t_start" | bc) s after exec, links up after $(echo "$t_up - $t_start" | bc) s"
+	echo "restart: xviod answering $(since "$t_ready" "$t_start") s after exec, links up after $(since "$t_up" "$t_start") s"
 	grep -q 'duplicated 0, corrupted 0' "$D/report.txt" || fail "duplicated or corrupted frames"
 	if [ "$mode" = client ] || [ $up = 1 ]; then
 		local resume
@@ -198,26 +199,15 @@ run_case() {
 }
 
 # A testpmd killed mid-stream (kill -9) and a del-port of two busy ports of
-# another: xviod stays up, the main stream ua -> p0 -> testpmd -> p1 -> ub
-# goes on (no duplicate, no corruption, no gap over 0.5 s, at most 1% lost
-# on a loaded machine), and xviod holds exactly the fds it held before those
-# peers came.
+# another: xviod stays up, the stream ua -> ub goes on (no duplicate, no
+# corruption, no gap over 0.5 s, no frame lost in xviod), and xviod holds
+# exactly the fds it held before those peers came.
 run_peer_loss() {
 	local name=peer-loss secs=5
-	case_begin "$name" "testpmd B killed, busy ports of testpmd C deleted, under the main stream" ||
+	case_begin "$name" "testpmd B killed, busy ports of testpmd C deleted, under the ua -> ub stream" ||
 		return 1
-	testpmd_start tpa "net_virtio_user0,path=$D/s0,queue_size=256,server=1" \
-		"net_virtio_user1,path=$D/s1,queue_size=256,server=1"
-	local afd=$TP_FD apid=$TP_PID i
-	for i in 0 1; do
-		waitfor 30 test -S "$D/s$i" || { fail "testpmd A made no socket s$i"; return 1; }
-		xctl add-port p$i vhost-user path="$D/s$i" client || { fail "add-port p$i"; return 1; }
-	done
-	waitfor 60 grep -q 'testpmd> ' "$D/tpa.log" || { fail "testpmd A did not come up"; return 1; }
-	tp_send "$afd" "start"
 	xctl add-port p2 vhost-user path="$D/s2" && xctl add-port p3 vhost-user path="$D/s3" ||
 		{ fail "add-port p2 p3"; return 1; }
-	waitfor 20 links_up p0 p1 || { fail "p0 p1 not up"; return 1; }
 	local fds0; fds0=$(nfds "$XPID")
 	xctl add-port p4 vhost-user path="$D/s4" && xctl add-port p5 vhost-user path="$D/s5" ||
 		{ fail "add-port p4 p5"; return 1; }
@@ -228,11 +218,12 @@ run_peer_loss() {
 	waitfor 60 grep -q 'testpmd> ' "$D/tpb.log" && waitfor 60 grep -q 'testpmd> ' "$D/tpc.log" ||
 		{ fail "testpmd B/C did not come up"; return 1; }
 	waitfor 20 links_up p2 p3 p4 p5 || { fail "p2..p5 not up"; xctl show; return 1; }
-	# Every frame of the stream also goes to B, which sends it back into
+	# The stream goes ua -> ub and a copy to B, which sends it back into
 	# xviod, where it is dropped. (A flow naming a deleted port goes with
-	# it, so C's loop has flows of its own.)
-	xctl del-flows && xctl add-flow "priority=10,in_port=ua,actions=output:p0,output:p2" &&
-		xctl add-flow "priority=10,in_port=p1,actions=output:ub" &&
+	# it, so C's loop has flows of its own.) The stream does not cross a
+	# testpmd: three busy-polling testpmds on one loaded CPU would starve
+	# each other and blur what this is about, xviod.
+	xctl del-flows && xctl add-flow "priority=10,in_port=ua,actions=output:ub,output:p2" &&
 		xctl add-flow "priority=10,in_port=p5,actions=output:p4" &&
 		xctl add-flow "priority=10,in_port=p4,actions=output:p5" &&
 		xctl add-flow "priority=5,actions=drop" || { fail "flows"; return 1; }
@@ -255,23 +246,31 @@ run_peer_loss() {
 	wait "$spid"; wait "$rpid"
 	kill -0 "$XPID" 2>/dev/null || { fail "xviod died"; return 1; }
 	xctl show >/dev/null || fail "xviod does not answer"
-	local sent; sent=$(cat "$D/sent.txt")
+	local sent refused; read -r sent refused <"$D/sent.txt"
 	$SEQ report "$D/rx.txt" "$sent" | tee "$D/report.txt"
-	/usr/bin/python3 - "$D/report.txt" <<-'EOF2' || fail "the main stream was hurt: $(head -1 "$D/report.txt")"
-	import re, sys
+	xctl --json stats >"$D/stats.json"
+	# Harm would be a gap, a duplicate, a corrupt frame, or a frame xviod
+	# dropped on ua or ub. Sends the sender's host refused are not ours.
+	/usr/bin/python3 - "$D/report.txt" "$D/stats.json" "$refused" <<-'EOF2' || fail "the ua -> ub stream was hurt"
+	import json, re, sys
 	t = open(sys.argv[1]).read()
 	got, sent, lost, dup, bad, gap = re.search(
 	    r"received (\d+) of (\d+): lost (\d+), duplicated (\d+), corrupted (\d+), .* longest gap ([\d.]+)", t).groups()
-	sys.exit(not (int(dup) == 0 and int(bad) == 0 and int(lost) <= int(sent) // 100 and float(gap) < 0.5))
+	ports = {p["name"]: p for p in json.load(open(sys.argv[2]))["ports"]}
+	drops = {n: {k: v for k, v in ports[n]["drops"].items() if v} for n in ("ua", "ub")}
+	print("ua -> ub: xviod drops %s, sends refused by the host %s" % (drops, sys.argv[3]))
+	ok = (int(dup) == 0 and int(bad) == 0 and float(gap) < 0.5
+	      and not any(drops.values()) and int(lost) <= int(sys.argv[3]))
+	sys.exit(0 if ok else 1)
 	EOF2
 	# B's ports listen again, C's are gone: the fds of before.
 	waitfor 5 eval '[ "$(nfds "$XPID")" = "$fds0" ]' ||
 		fail "xviod holds $(nfds "$XPID") fds, $fds0 before B and C came"
 	echo "xviod fds: $(nfds "$XPID") now, $fds0 before testpmd B and C"
 	xctl show | grep -qE '^  p[45] ' && fail "p4/p5 still there"
-	tp_send "$cfd" "quit"; tp_send "$afd" "quit"
-	eval "exec $afd>&- $cfd>&-"
-	waitfor 20 eval '! kill -0 $cpid 2>/dev/null && ! kill -0 $apid 2>/dev/null'
+	tp_send "$cfd" "quit"
+	eval "exec $cfd>&-"
+	waitfor 20 eval '! kill -0 $cpid 2>/dev/null'
 	cleanup
 }
 

@@ -69,7 +69,8 @@ done
 [ -n "$r1" ] || fail "nothing from vm1 (xviod server, QEMU reconnect=1) in 15 s after the restart"
 [ -n "$r2" ] || fail "nothing from vm2 (QEMU server, xviod client) in 15 s after the restart"
 [ -n "$e2e" ] || fail "no ping reply reached vm1 in 15 s after the restart"
-g1=$(echo "$r1 - $t_start" | bc -l) g2=$(echo "$r2 - $t_start" | bc -l) g=$(echo "$e2e - $t_start" | bc -l)
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+g1=$(since "$r1" "$t_start") g2=$(since "$r2" "$t_start") g=$(since "$e2e" "$t_start")
 printf 'restart: after the new xviod started, first packet from vm1 (xviod server, QEMU reconnect=1) %.3f s, from vm2 (QEMU server, xviod client) %.3f s; first ping reply back in vm1 %.3f s (bar %s s)\n' "$g1" "$g2" "$g" "$BAR"
 xc show | sed -n '1,20p'
 
