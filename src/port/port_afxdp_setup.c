@@ -502,6 +502,7 @@ static void afxdp_stats(struct port *port, struct port_stats *st, json_t *extra)
 	struct xdp_statistics ks, sum = { 0 };
 
 	(void)st;
+	afxdp_refresh_mtu(a);
 	for (uint16_t i = 0; i < a->n_q; i++) {
 		socklen_t len = sizeof(ks);
 

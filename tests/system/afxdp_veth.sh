@@ -12,7 +12,8 @@
 # 2. for each XDP mode that works here (native, skb): queues=2 on both ends,
 #    `show` reports the mode of every queue, ping, then an iperf3 TCP
 #    transfer, with xviod's counters matching what iperf3 moved and no
-#    descriptor errors; del-port detaches the programs (`ip link show`);
+#    descriptor errors; frames over the device MTU are counted tx_too_big;
+#    del-port detaches the programs (`ip link show`);
 # 3. afxdp on one side, af_packet on the other: ping and iperf3;
 # 4. 20 add-port/del-port rounds (both XDP modes): no XDP program and no fd
 #    left over (xviod's /proc/PID/fd), and the port still passes traffic;
@@ -170,6 +171,18 @@ for mode in native skb; do
 	[ $(( q0 + q1 )) = "$(port_stat p1 "['rx_packets']")" ] || fail "$mode: queue counters do not add up"
 	echo "  p1 rx per queue: $q0 + $q1"
 	xc stats p1 | sed 's/^/  /'
+	# MTU: frames over hB's MTU (+ Ethernet and one VLAN tag) are counted
+	# drops on p2, not sent for the kernel to drop silently.
+	ip link set "$HB" mtu 1000
+	big0=$(port_stat p2 "['drops']['tx_too_big']")
+	ip netns exec "$NSA" ping -c 3 -i 0.1 -W 1 -s 1200 10.78.0.2 >/dev/null 2>&1 &&
+		fail "$mode: 1242-byte frames crossed a 1000-byte MTU"
+	big=$(port_stat p2 "['drops']['tx_too_big']")
+	[ $(( big - big0 )) -ge 3 ] || { xc stats; fail "$mode: tx_too_big moved by $(( big - big0 ))"; }
+	[ "$(show_get p2 "['info']['max_frame']")" = 1018 ] || fail "$mode: max_frame not 1018"
+	ip link set "$HB" mtu 1500
+	xc show >/dev/null	# refreshes max_frame
+	ping_check "$NSA" 10.78.0.2 "$mode after MTU restore"
 	xc del-port p1
 	xc del-port p2
 	no_xdp "$HA" "$mode del-port"
