@@ -33,6 +33,7 @@
 enum {
 	PKT_F_CSUM_PARTIAL = 1 << 0,	/* L4 csum must be completed: csum_start/offset valid */
 	PKT_F_CSUM_VALID   = 1 << 1,	/* checksum known good (DATA_VALID) */
+	PKT_F_TUN          = 1 << 2,	/* came out of a tunnel: pkt.tun is valid */
 };
 
 struct pkt {
@@ -50,6 +51,18 @@ struct pkt {
 	uint32_t hash;		/* flow hash, 0 = not computed */
 	struct pkt_pool *pool;	/* home pool */
 	uint64_t meta[3];	/* scratch for the datapath (tunnel, ct) later */
+	/* Outer headers of a decapsulated packet (PKT_F_TUN), copied into the
+	 * flow key's tun_* fields by flow_extract. Outside the first line: only
+	 * tunnel packets touch it. */
+	struct pkt_tun {
+		uint64_t id;		/* host */
+		uint32_t src, dst;	/* network */
+		uint16_t flags;		/* TNL_F_* (tnl.h) */
+		uint8_t tos, ttl;
+		uint8_t opt_len;
+		uint8_t pad[7];
+		uint8_t opts[16];	/* Geneve options, first 16 bytes */
+	} tun;
 	alignas(CACHE_LINE) uint8_t buf[PKT_HEADROOM + PKT_DATA_MAX];
 };
 

@@ -77,6 +77,8 @@ struct pkt *pkt_clone(const struct pkt *p)
 	c->flags = p->flags;
 	c->csum_start = p->csum_start;
 	c->csum_offset = p->csum_offset;
+	if (p->flags & PKT_F_TUN)
+		c->tun = p->tun;
 	c->gso_size = p->gso_size;
 	c->gso_type = p->gso_type;
 	c->l3_off = p->l3_off;

@@ -20,6 +20,7 @@
 #include "group.h"
 #include "meter.h"
 #include "../l3/l3.h"
+#include "../tnl/tnl.h"
 
 #define ETH_HLEN	14
 #define ETH_P_IP	0x0800
@@ -796,6 +797,21 @@ static void exec(struct dpact_ctx *ctx, struct batch *b, const void *acts, size_
 			clone_batch(ctx, &c, b);
 			if (c.n)
 				exec_group(ctx, g->id, &c, depth);
+			emitted = true;
+			break;
+		}
+		case DPACT_TNL_PUSH: {
+			const struct dpact_tnl_push *t = (const void *)a;
+			struct batch c;
+
+			if (last) {
+				tnl_push_batch(ctx, t, b->p, b->k, b->n);
+				b->n = 0;
+				return;
+			}
+			clone_batch(ctx, &c, b);
+			if (c.n)
+				tnl_push_batch(ctx, t, c.p, c.k, c.n);
 			emitted = true;
 			break;
 		}

@@ -11,6 +11,7 @@
 
 #include "dp_priv.h"
 #include "parse.h"
+#include "../tnl/tnl.h"
 
 #define ETH_HLEN	14
 #define ETH_P_8021Q	0x8100
@@ -314,6 +315,11 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 	}
 }
 
+static void tnl_deliver(void *arg, uint16_t port, struct pkt **pkts, uint16_t n)
+{
+	pipeline(arg, port, pkts, n);
+}
+
 void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t n)
 {
 	const struct dp_conf *conf = rcu_dereference(dp_conf_rcu);
@@ -323,6 +329,13 @@ void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t
 		for (uint16_t i = 0; i < n; i++)
 			DROP(ctx, IN_PORT_GONE, pkts[i]);
 		return;
+	}
+	/* An underlay uplink: ARP for our address and tunnel packets are
+	 * handled before classification (tnl.h); the rest goes on. */
+	if (unlikely(__atomic_load_n(&tnl_uplink_map[in_id], __ATOMIC_RELAXED))) {
+		n = tnl_rx(ctx->txq, in, pkts, n, tnl_deliver, ctx);
+		if (!n)
+			return;
 	}
 	peer = conf->xc_peer[in_id];
 	if (peer == PORT_ID_NONE) {

@@ -104,7 +104,8 @@
 	X(GROUP,        struct dpact_id)        /* run a group's bucket(s) */ \
 	X(METER,        struct dpact_id)        /* police */ \
 	X(NORMAL,       struct dpact)           /* the learning bridge (dp_normal) */ \
-	X(ROUTE,        struct dpact_id)        /* the vRouter: l3_route_batch in VRF id */
+	X(ROUTE,        struct dpact_id)        /* the vRouter: l3_route_batch in VRF id */ \
+	X(TNL_PUSH,     struct dpact_tnl_push)  /* encapsulate, route, output (src/tnl) */
 
 enum dpact_type {
 #define X(e, s) DPACT_##e,
@@ -222,6 +223,26 @@ struct dpact_set_l4 {
 	uint8_t pad[5];
 	uint16_t src, src_mask;	/* network */
 	uint16_t dst, dst_mask;
+};
+
+/* TNL_PUSH: the packet gets outer headers of tunnel type tnl_type (enum
+ * tnl_type, src/tnl/tnl.h) to dst and leaves on the underlay uplink that
+ * routes dst, as OUTPUT does (last takes the packet, earlier gets a copy).
+ * Executed by tnl_push_batch. */
+#define DPACT_TNL_KEY	0x1	/* GRE: send the key (K bit) */
+#define DPACT_TNL_CSUM	0x2	/* UDP types: compute the outer UDP checksum */
+struct dpact_tnl_push {
+	uint8_t type, len;
+	uint8_t tnl_type;
+	uint8_t flags;		/* DPACT_TNL_* */
+	uint16_t port;		/* host; tunnel port credited, PORT_ID_NONE = none */
+	uint16_t dst_port;	/* host; UDP destination port */
+	uint64_t key;		/* host: VNI (24 bits), GRE key (32), MPLS label (20) */
+	uint32_t dst, src;	/* network; src 0 = the routing uplink's address */
+	uint8_t tos, ttl;	/* outer ToS and TTL */
+	uint8_t opt_len;	/* Geneve option bytes in opts, a multiple of 4 */
+	uint8_t pad[5];
+	uint8_t opts[16];
 };
 
 #define X(e, s) _Static_assert(sizeof(s) % 8 == 0 && sizeof(s) <= 255 * 8, #e " record size");

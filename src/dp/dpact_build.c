@@ -62,7 +62,8 @@ void dpact_finalize(struct dpact_buf *b)
 
 	DPACT_FOREACH(a, b->data, b->len)
 		if (a->type == DPACT_OUTPUT || a->type == DPACT_GROUP || a->type == DPACT_NORMAL ||
-		    a->type == DPACT_ROUTE)
+		    a->type == DPACT_ROUTE ||
+		    a->type == DPACT_TNL_PUSH)
 			keep = (size_t)((const uint8_t *)a - b->data) + (size_t)a->len * 8;
 	b->len = keep;
 }
@@ -105,6 +106,15 @@ int dpact_validate(const void *acts, size_t len)
 			uint16_t t = ((const struct dpact_mpls *)a)->ethertype;
 
 			if (t != 0x8847 && t != 0x8848)
+				return -EINVAL;
+			break;
+		}
+		case DPACT_TNL_PUSH: {
+			const struct dpact_tnl_push *t = (const void *)a;
+
+			/* Types 1..5 of enum tnl_type; options fit the record. */
+			if (t->tnl_type < 1 || t->tnl_type > 5 || t->opt_len > sizeof(t->opts) ||
+			    t->opt_len % 4)
 				return -EINVAL;
 			break;
 		}
@@ -321,6 +331,21 @@ int dpact_format(const void *acts, size_t len, char *s, size_t size)
 		case DPACT_ROUTE:
 			put(&o, "route(vrf=%u)", ((const struct dpact_id *)a)->id);
 			break;
+		case DPACT_TNL_PUSH: {
+			static const char *const tn[] = { "?", "vxlan", "geneve", "gre", "mplsogre",
+							  "mplsoudp" };
+			const struct dpact_tnl_push *t = (const void *)a;
+			const uint8_t *d = (const uint8_t *)&t->dst;
+
+			put(&o, "tnl_push(%s,dst=%u.%u.%u.%u,key=%llu", tn[t->tnl_type < 6 ? t->tnl_type : 0],
+			    d[0], d[1], d[2], d[3], (unsigned long long)t->key);
+			if (t->dst_port)
+				put(&o, ",dst_port=%u", t->dst_port);
+			if (t->opt_len)
+				put(&o, ",opts=%u", t->opt_len);
+			put(&o, ",port=%u)", t->port);
+			break;
+		}
 		default:
 			put(&o, "<bad %u>", a->type);
 			return (int)o.n;

@@ -104,7 +104,8 @@ struct flow_key {
 	uint16_t tp_dst;		/* port, ICMP code (low byte) */
 	uint16_t tcp_flags;		/* 12 bits */
 	uint16_t pad_l4;
-	uint8_t pad_end[16];		/* whole struct a multiple of 64 bytes */
+	uint8_t tun_opts[16];		/* Geneve options as on the wire, first 16 bytes */
+	uint8_t pad_end[12];		/* whole struct a multiple of 64 bytes */
 } __attribute__((aligned(CACHE_LINE)));
 
 #define FLOW_U64S	(sizeof(struct flow_key) / 8)
@@ -213,6 +214,10 @@ enum mf_string {
 	X(TUN_ID,     "tun_id",     "tunnel_id", tun_id,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      true,  false) \
 	X(TUN_SRC,    "tun_src",    NULL,       tun_src,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_IPV4,     true,  true)  \
 	X(TUN_DST,    "tun_dst",    NULL,       tun_dst,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_IPV4,     true,  true)  \
+	X(TUN_FLAGS,  "tun_flags",  NULL,       tun_flags, 0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      false, false) \
+	X(TUN_TOS,    "tun_tos",    NULL,       tun_tos,   0, 0,  MFM_NONE,  MFP_NONE,   MFS_DECIMAL,  true,  false) \
+	X(TUN_TTL,    "tun_ttl",    NULL,       tun_ttl,   0, 0,  MFM_NONE,  MFP_NONE,   MFS_DECIMAL,  true,  false) \
+	X(TUN_OPTS,   "tun_opts",   NULL,       tun_opts,  0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      true,  true)  \
 	X(CT_STATE,   "ct_state",   NULL,       ct_state,  0, 0,  MFM_FULLY, MFP_NONE,   MFS_CT_STATE, false, false) \
 	X(CT_ZONE,    "ct_zone",    NULL,       ct_zone,   0, 0,  MFM_NONE,  MFP_NONE,   MFS_DECIMAL,  false, false) \
 	X(CT_MARK,    "ct_mark",    NULL,       ct_mark,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      true,  false) \

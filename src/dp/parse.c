@@ -349,6 +349,15 @@ void flow_extract(struct pkt *p, struct flow_key *k)
 
 	key_zero(k);
 	k->in_port = p->in_port;
+	if (unlikely(p->flags & PKT_F_TUN)) {
+		k->tun_id = p->tun.id;
+		k->tun_src = p->tun.src;
+		k->tun_dst = p->tun.dst;
+		k->tun_flags = p->tun.flags;
+		k->tun_tos = p->tun.tos;
+		k->tun_ttl = p->tun.ttl;
+		memcpy(k->tun_opts, p->tun.opts, sizeof(k->tun_opts));
+	}
 	p->l3_off = 0;
 	p->l4_off = 0;
 	if (unlikely(len < ETH_HLEN))

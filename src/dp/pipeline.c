@@ -17,6 +17,7 @@
 #include <urcu-qsbr.h>
 
 #include "dp_priv.h"
+#include "../tnl/tnl.h"
 
 const char *const xlate_drop_names[XLATE_DROP_MAX] = {
 	[XLATE_DROP_NONE] = "none",
@@ -70,6 +71,28 @@ static void put_output(struct xctx *x, uint16_t port)
 	o->port = port;
 }
 
+/* Output to a tunnel port: an encapsulation record instead of OUTPUT. The
+ * record takes tun_id/tun_dst/tun_opts from the working key, which a packet
+ * that came out of a tunnel brings along: the megaflow then depends on them. */
+static bool tnl_output(struct xctx *x, uint16_t port)
+{
+	int r = tnl_output_compile(port, &x->key, &x->out->acts);
+
+	if (!r)
+		return false;
+	wc_field(x, MF_TUN_ID);
+	wc_field(x, MF_TUN_DST);
+	wc_field(x, MF_TUN_OPTS);
+	if (r == -EDESTADDRREQ) {
+		TRACE_NOTE(x, "output to tunnel port %u with remote_ip=flow and no tun_dst: skipped",
+			   port);
+	} else if (r < 0) {
+		set_drop(x, XLATE_DROP_NO_MEMORY);
+		x->exit = true;
+	}
+	return true;
+}
+
 static void do_output(struct xctx *x, uint16_t port)
 {
 	uint16_t in = (uint16_t)x->key.in_port;
@@ -112,6 +135,8 @@ static void do_output(struct xctx *x, uint16_t port)
 		TRACE_NOTE(x, "output to port %u: no such port, skipped", port);
 		return;
 	}
+	if (tnl_output(x, port))
+		return;
 	put_output(x, port);
 }
 
@@ -257,6 +282,11 @@ static void emit_set(struct xctx *x, const struct mf_field *f)
 	default:
 		if (f->id >= MF_REG0 || f->id == MF_METADATA)
 			return;		/* pipeline-only metadata */
+		/* Tunnel metadata: read when an output to a tunnel port
+		 * is compiled (tnl_output). */
+		if (f->id == MF_TUN_ID || f->id == MF_TUN_SRC || f->id == MF_TUN_DST ||
+		    f->id == MF_TUN_TOS || f->id == MF_TUN_TTL || f->id == MF_TUN_OPTS)
+			return;
 		break;
 	}
 	TRACE_NOTE(x, "set_field:%s: the datapath cannot rewrite this here; dropped", f->name);

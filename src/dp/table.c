@@ -184,6 +184,9 @@ bool table_field_rewritable(uint16_t id)
 	case MF_VLAN_TCI: case MF_VLAN_VID: case MF_VLAN_PCP:
 	case MF_MPLS_LABEL: case MF_MPLS_TC: case MF_MPLS_TTL:
 	case MF_METADATA:
+	/* Tunnel metadata, read when output to a tunnel port is compiled. */
+	case MF_TUN_ID: case MF_TUN_SRC: case MF_TUN_DST: case MF_TUN_TOS: case MF_TUN_TTL:
+	case MF_TUN_OPTS:
 		return true;
 	default:
 		return id >= MF_REG0 && id <= MF_REG15;

@@ -1,0 +1,419 @@
+/*
+ * The tunnel datapath, on PMD threads: encapsulation (tnl_push_batch and
+ * the tunnel ports' own transmit), decapsulation and ARP on the uplinks'
+ * receive side (tnl_rx).
+ *
+ * Encapsulation builds the outer headers once per batch (route, neighbour
+ * and template are the same for every packet of one record) and then per
+ * packet copies the template and fills lengths, the IPv4 checksum (from the
+ * template's precomputed sum) and the entropy source port.
+ */
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "tnl_priv.h"
+
+#define HDR_MAX		(ETH_HLEN + 20 + 8 + 8 + TNL_OPTS_MAX)
+#define ARP_LEN		28
+#define ARP_REQUEST	1
+#define ARP_REPLY	2
+
+static inline bool is_udp_type(unsigned t)
+{
+	return t == TNL_VXLAN || t == TNL_GENEVE || t == TNL_MPLSOUDP;
+}
+
+static inline bool is_mpls_type(unsigned t)
+{
+	return t == TNL_MPLSOGRE || t == TNL_MPLSOUDP;
+}
+
+/* A guest that left its L4 checksum to the device (virtio CSUM offload)
+ * gets it finished here: once inside a tunnel no NIC will. */
+static bool finish_csum(struct pkt *p)
+{
+	uint32_t at = (uint32_t)p->csum_start + p->csum_offset;
+	uint8_t *c;
+
+	if (p->csum_start >= p->len || at + 2 > p->len)
+		return false;
+	c = p->data + at;
+	wr16(c, (uint16_t)~csum_fold(csum_add(p->data + p->csum_start, p->len - p->csum_start, 0)));
+	if (!rd16(c) && at == (uint32_t)p->csum_start + 6)
+		wr16(c, 0xffff);	/* UDP: a computed 0 is sent as all ones */
+	p->flags &= (uint16_t)~PKT_F_CSUM_PARTIAL;
+	return true;
+}
+
+/* The MPLS types carry an MPLS packet, no Ethernet: strip it, and label an
+ * IP packet with the record's key as a one-entry stack (TTL copied from the
+ * IP header, RFC 3032 §2.4.3). Returns 0 or a drop reason. */
+static int mpls_inner(struct pkt *p, uint64_t key)
+{
+	uint16_t et = p->len >= ETH_HLEN ? rd16(p->data + 12) : 0;
+	uint8_t ttl;
+	uint8_t *l;
+
+	if (et == ETH_P_MPLS_UC || et == ETH_P_MPLS_MC) {
+		pkt_pull(p, ETH_HLEN);
+		return p->len >= 4 ? 0 : TNL_DROP_MPLS_NOT_L3;
+	}
+	if (et == ETH_P_IP && p->len >= ETH_HLEN + 20)
+		ttl = p->data[ETH_HLEN + 8];
+	else if (et == 0x86dd && p->len >= ETH_HLEN + 40)
+		ttl = p->data[ETH_HLEN + 7];
+	else
+		return TNL_DROP_MPLS_NOT_L3;
+	pkt_pull(p, ETH_HLEN - 4);
+	l = p->data;
+	l[0] = (uint8_t)(key >> 12);
+	l[1] = (uint8_t)(key >> 4);
+	l[2] = (uint8_t)((key & 0xf) << 4 | 1);		/* TC 0, BOS */
+	l[3] = ttl;
+	return 0;
+}
+
+static void udp_csum(struct pkt *p)
+{
+	uint8_t *ip = p->data + ETH_HLEN, *u = ip + 20;
+	uint16_t ulen = rd16(u + 4);
+	uint16_t c;
+
+	wr16(u + 6, 0);
+	c = (uint16_t)~csum_fold(csum_add(u, ulen, csum_add(ip + 12, 8, 0) + IPPROTO_UDP_ + ulen));
+	wr16(u + 6, c ? c : 0xffff);
+}
+
+struct encap_ctx {
+	const struct tnl_uplink *up;
+	uint8_t hdr[HDR_MAX];
+	size_t hlen;
+	uint16_t ip_sum;
+};
+
+/* Route, neighbour and template for one record: 0 or a drop reason. */
+static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dpact_tnl_push *a,
+			 struct encap_ctx *e)
+{
+	const struct tnl_route *rt;
+	struct tnl_hdr_params hp = { .a = a };
+	uint8_t mac[6];
+	uint32_t nh;
+
+	if (unlikely(!c))
+		return TNL_DROP_NO_ROUTE;
+	rt = tnl_route_lookup(c, a->dst);
+	if (unlikely(!rt))
+		return TNL_DROP_NO_ROUTE;
+	e->up = &c->uplinks[rt->uplink];
+	nh = rt->gw ? rt->gw : a->dst;
+	if (unlikely(!neigh_lookup(nh, e->up->port->id, mac))) {
+		tnl_arp_solicit(pmd, e->up, nh);
+		return TNL_DROP_NEIGH_UNRES;
+	}
+	hp.dst_mac = mac;
+	hp.src_mac = e->up->mac;
+	hp.src_ip = a->src ? a->src : e->up->ip;
+	e->hlen = tnl_hdr_build(&hp, e->hdr, sizeof(e->hdr));
+	if (unlikely(!e->hlen))
+		return TNL_DROP_NO_HEADROOM;
+	e->ip_sum = tnl_hdr_ip_sum(e->hdr);
+	return 0;
+}
+
+/* One packet: 0 or a drop reason. */
+static int encap_one(const struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+		     const struct flow_key *k)
+{
+	uint16_t sport = 0;
+	bool udp = is_udp_type(a->tnl_type);
+	uint8_t *h;
+	int r;
+
+	if ((p->flags & PKT_F_CSUM_PARTIAL) && !finish_csum(p))
+		return TNL_DROP_BAD_HDR;
+	if (udp)
+		sport = k ? tnl_entropy_port(k) : tnl_entropy_port_frame(p->data, p->len);
+	if (is_mpls_type(a->tnl_type) && (r = mpls_inner(p, a->key)))
+		return r;
+	/* Oversize is dropped, not answered with ICMP: see DESIGN.md. */
+	if (unlikely(p->len + e->hlen - ETH_HLEN > e->up->mtu))
+		return TNL_DROP_TOO_BIG;
+	h = pkt_push(p, (uint16_t)e->hlen);
+	if (unlikely(!h))
+		return TNL_DROP_NO_HEADROOM;
+	memcpy(h, e->hdr, e->hlen);
+	tnl_hdr_finish(h, e->hlen, p->len, e->ip_sum, sport, udp);
+	if (udp && (a->flags & DPACT_TNL_CSUM))
+		udp_csum(p);
+	p->l3_off = ETH_HLEN;
+	p->l4_off = ETH_HLEN + 20;
+	p->flags &= (uint16_t)~(PKT_F_TUN | PKT_F_CSUM_VALID);
+	p->gso_size = 0;
+	p->gso_type = 0;
+	return 0;
+}
+
+/* Encapsulate pkts in place; the survivors are compacted at the front. */
+static uint16_t encap_batch(unsigned pmd, const struct tnl_conf *c,
+			    const struct dpact_tnl_push *a, struct pkt **pkts,
+			    const struct flow_key *const *keys, uint16_t n,
+			    const struct tnl_uplink **up)
+{
+	struct encap_ctx e;
+	uint16_t m = 0;
+	int r = encap_prepare(pmd, c, a, &e);
+
+	if (unlikely(r)) {
+		tnl_count_drop(pmd, (enum tnl_drop)r, n);
+		pkt_free_bulk(pkts, n);
+		return 0;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		r = encap_one(&e, a, pkts[i], keys ? keys[i] : NULL);
+		if (likely(!r)) {
+			pkts[m++] = pkts[i];
+		} else {
+			tnl_count_drop(pmd, (enum tnl_drop)r, 1);
+			pkt_free(pkts[i]);
+		}
+	}
+	*up = e.up;
+	COUNTER_ADD(tnl_stats[pmd].encap, m);
+	if (m && a->port < PORT_MAX && c->port_idx[a->port]) {
+		struct port *tp = c->ports[c->port_idx[a->port] - 1].pp;
+		uint64_t bytes = 0;
+
+		for (uint16_t i = 0; i < m; i++)
+			bytes += pkts[i]->len;
+		COUNTER_ADD(tp->txq_stats[pmd].packets, m);
+		COUNTER_ADD(tp->txq_stats[pmd].bytes, bytes);
+	}
+	return m;
+}
+
+void tnl_push_batch(struct dpact_ctx *ctx, const struct dpact_tnl_push *a, struct pkt **pkts,
+		    const struct flow_key *const *keys, uint16_t n)
+{
+	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
+	const struct tnl_uplink *up = NULL;
+	uint16_t m = encap_batch(ctx->pmd_idx, c, a, pkts, keys, n, &up);
+
+	if (m)
+		ctx->output(ctx->pmd, up->port->id, pkts, m);
+}
+
+/* A tunnel port's own transmit: what floods, `normal` and group buckets
+ * send it. Only the port's fixed remote and key apply (no flow key here). */
+uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
+	const struct tnl_uplink *up = NULL;
+	struct dpact_tnl_push a = { .type = DPACT_TNL_PUSH, .tnl_type = pc->type,
+				    .port = pc->port, .dst_port = pc->dst_port,
+				    .key = pc->key, .dst = pc->remote, .tos = pc->tos,
+				    .ttl = pc->ttl };
+	unsigned pmd = qid < DPACT_PMD_MAX ? qid : DPACT_PMD_MAX - 1;
+	uint16_t m;
+
+	if (pc->remote_mode != TNL_OPT_FIXED) {
+		tnl_count_drop(pmd, TNL_DROP_NO_REMOTE, n);
+		pkt_free_bulk(pkts, n);
+		return 0;
+	}
+	if (pc->key_mode == TNL_OPT_FIXED && (pc->type == TNL_GRE || pc->type == TNL_MPLSOGRE))
+		a.flags |= DPACT_TNL_KEY;
+	if (pc->csum)
+		a.flags |= DPACT_TNL_CSUM;
+	m = encap_batch(pmd, c, &a, pkts, NULL, n, &up);
+	return m ? port_tx_burst(up->port, qid, pkts, m) : 0;
+}
+
+/* ---- ARP ---- */
+
+/* Per PMD: when each of a few addresses was last solicited. */
+#define SOLICIT_SLOTS	8
+static __thread struct { uint32_t ip; uint64_t at; } solicited[SOLICIT_SLOTS];
+
+static void arp_fill(uint8_t *f, uint16_t op, const uint8_t *sha, uint32_t spa,
+		     const uint8_t *tha, uint32_t tpa)
+{
+	uint8_t *a = f + ETH_HLEN;
+
+	wr16(f + 12, ETH_P_ARP);
+	wr16(a, 1);			/* Ethernet */
+	wr16(a + 2, ETH_P_IP);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, &spa, 4);
+	memcpy(a + 18, tha, 6);
+	memcpy(a + 24, &tpa, 4);
+}
+
+void tnl_arp_solicit(unsigned pmd, const struct tnl_uplink *u, uint32_t ip)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, zero[6];
+	uint64_t now = time_ns();
+	unsigned s = ip % SOLICIT_SLOTS;
+	struct pkt *p;
+
+	if (solicited[s].ip == ip && now - solicited[s].at < TNL_ARP_INTERVAL_NS)
+		return;
+	p = pkt_alloc();
+	if (unlikely(!p)) {
+		tnl_count_drop(pmd, TNL_DROP_NO_BUF, 1);
+		return;
+	}
+	solicited[s].ip = ip;
+	solicited[s].at = now;
+	memcpy(p->data, bcast, 6);
+	memcpy(p->data + 6, u->mac, 6);
+	arp_fill(p->data, ARP_REQUEST, u->mac, u->ip, zero, ip);
+	p->len = 60;			/* minimum frame, zero padded */
+	memset(p->data + ETH_HLEN + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN);
+	COUNTER_ADD(tnl_stats[pmd].arp_requests, 1);
+	port_tx_burst(u->port, (uint16_t)pmd, &p, 1);
+}
+
+/* An ARP packet on an uplink: 1 if it was ours (consumed), 0 if not. */
+static int arp_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
+{
+	uint8_t *a = p->data + ETH_HLEN, sha[6];
+	uint32_t spa, tpa;
+	uint16_t op;
+
+	if (p->len < ETH_HLEN + ARP_LEN)
+		return 0;
+	memcpy(&tpa, a + 24, 4);
+	if (tpa != u->ip)
+		return 0;
+	op = rd16(a + 6);
+	if (rd16(a) != 1 || rd16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4 ||
+	    (op != ARP_REQUEST && op != ARP_REPLY) || (a[8] & 1)) {
+		tnl_count_drop(pmd, TNL_DROP_ARP_BAD, 1);
+		pkt_free(p);
+		return 1;
+	}
+	memcpy(sha, a + 8, 6);
+	memcpy(&spa, a + 14, 4);
+	/* Learn the sender either way (RFC 826's merge step): a peer that
+	 * asks for us is about to be talked to. */
+	if (spa && neigh_update(spa, sha, u->port->id, false) == 0)
+		COUNTER_ADD(tnl_stats[pmd].arp_learned, 1);
+	if (op == ARP_REPLY) {
+		pkt_free(p);
+		return 1;
+	}
+	memcpy(p->data, sha, 6);
+	memcpy(p->data + 6, u->mac, 6);
+	arp_fill(p->data, ARP_REPLY, u->mac, u->ip, sha, spa);
+	COUNTER_ADD(tnl_stats[pmd].arp_replied, 1);
+	port_tx_burst(u->port, (uint16_t)pmd, &p, 1);
+	return 1;
+}
+
+/* ---- decapsulation ---- */
+
+/* The tunnel port that takes a decapsulated packet: same type and UDP
+ * port, remote and key equal when fixed; the most specific one wins. */
+static const struct tnl_port_cfg *port_for(const struct tnl_conf *c, const struct tnl_decap *d)
+{
+	const struct tnl_port_cfg *best = NULL;
+	int best_score = -1;
+
+	for (uint16_t i = 0; i < c->n_ports; i++) {
+		const struct tnl_port_cfg *pc = &c->ports[i];
+		int score = 0;
+
+		if (pc->type != d->type || (is_udp_type(d->type) && pc->dst_port != d->udp_dst))
+			continue;
+		if (pc->remote_mode == TNL_OPT_FIXED) {
+			if (pc->remote != d->src)
+				continue;
+			score += 2;
+		}
+		if (pc->key_mode == TNL_OPT_FIXED) {
+			if (!(d->flags & TNL_F_KEY) || pc->key != d->key)
+				continue;
+			score++;
+		} else if (pc->key_mode == TNL_OPT_NONE && d->key) {
+			continue;
+		}
+		if (score > best_score) {
+			best = pc;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static void decap_meta(struct pkt *p, const struct tnl_decap *d)
+{
+	p->tun.id = d->key;
+	p->tun.src = d->src;
+	p->tun.dst = d->dst;
+	p->tun.flags = d->flags;
+	p->tun.tos = d->tos;
+	p->tun.ttl = d->ttl;
+	p->tun.opt_len = d->opt_len;
+	memset(p->tun.opts, 0, sizeof(p->tun.opts));
+	memcpy(p->tun.opts, d->opts, d->opt_len);
+	p->flags = (uint16_t)((p->flags & ~PKT_F_CSUM_PARTIAL) | PKT_F_TUN);
+}
+
+uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
+		tnl_deliver_fn *deliver, void *arg)
+{
+	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
+	const struct tnl_uplink *u;
+	struct pkt *run[PKT_BURST];
+	uint16_t keep = 0, n_run = 0, run_port = PORT_ID_NONE, n_dec = 0;
+
+	if (unlikely(!c || !c->uplink_of[in->id]))
+		return n;
+	u = &c->uplinks[c->uplink_of[in->id] - 1];
+	pmd = pmd < DPACT_PMD_MAX ? pmd : DPACT_PMD_MAX - 1;
+	for (uint16_t i = 0; i < n; i++) {
+		struct pkt *p = pkts[i];
+		const struct tnl_port_cfg *pc;
+		struct tnl_decap d;
+		int r;
+
+		if (p->len >= ETH_HLEN && rd16(p->data + 12) == ETH_P_ARP) {
+			if (!arp_input(pmd, u, p))
+				pkts[keep++] = p;
+			continue;
+		}
+		r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &d);
+		if (r > 0) {
+			pkts[keep++] = p;
+			continue;
+		}
+		pc = r ? NULL : port_for(c, &d);
+		if (!pc) {
+			tnl_count_drop(pmd, r ? (enum tnl_drop)-r : TNL_DROP_NO_PORT, 1);
+			pkt_free(p);
+			continue;
+		}
+		decap_meta(p, &d);
+		p->data += d.inner_off;
+		p->len = d.inner_len;
+		COUNTER_ADD(pc->pp->rxq_stats[pmd].packets, 1);
+		COUNTER_ADD(pc->pp->rxq_stats[pmd].bytes, p->len);
+		/* Runs of one tunnel port go to the pipeline together. */
+		if (n_run && run_port != pc->port) {
+			deliver(arg, run_port, run, n_run);
+			n_run = 0;
+		}
+		run_port = pc->port;
+		run[n_run++] = p;
+		n_dec++;
+	}
+	if (n_run)
+		deliver(arg, run_port, run, n_run);
+	if (n_dec)
+		COUNTER_ADD(tnl_stats[pmd].decap, n_dec);
+	return keep;
+}

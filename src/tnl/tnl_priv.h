@@ -1,0 +1,179 @@
+/*
+ * Private to src/tnl: the configuration snapshot (uplinks, routes, tunnel
+ * ports) PMDs read under RCU, the neighbour table and the per-PMD counters.
+ */
+#ifndef XVIO_TNL_PRIV_H
+#define XVIO_TNL_PRIV_H
+
+#include <stdalign.h>
+
+#include "tnl.h"
+
+#define TNL_MAX_UPLINKS		8
+#define TNL_MAX_ROUTES		64
+#define TNL_MAX_PORTS		64
+#define ETH_HLEN		14
+#define ETH_P_IP		0x0800
+#define ETH_P_ARP		0x0806
+#define ETH_P_TEB		0x6558
+#define ETH_P_MPLS_UC		0x8847
+#define ETH_P_MPLS_MC		0x8848
+#define IPPROTO_GRE_		47
+#define IPPROTO_UDP_		17
+
+struct tnl_uplink {
+	struct port *port;		/* valid while listed (removed before close) */
+	uint32_t ip;			/* network order */
+	uint32_t gw;			/* default gateway, 0 = none */
+	uint8_t plen;
+	uint8_t mac[6];
+	uint16_t mtu;			/* IP MTU of the underlay */
+};
+
+struct tnl_route {
+	uint32_t prefix, mask;		/* network order */
+	uint32_t gw;			/* 0 = on link: the destination itself */
+	uint8_t plen;
+	uint8_t uplink;			/* index in uplinks[] */
+	bool connected;			/* made by underlay-set, not route-add */
+};
+
+/* How a tunnel port matches what arrives (and what it sends by default). */
+enum tnl_opt_mode { TNL_OPT_NONE, TNL_OPT_FIXED, TNL_OPT_FLOW };
+
+struct tnl_port_cfg {
+	struct port *pp;		/* valid while listed (removed before close) */
+	uint16_t port;			/* port id */
+	uint8_t type;			/* enum tnl_type */
+	uint8_t remote_mode, key_mode;	/* enum tnl_opt_mode */
+	uint8_t tos, ttl;
+	bool csum;
+	uint16_t dst_port;		/* host */
+	uint32_t remote;		/* network order, TNL_OPT_FIXED */
+	uint64_t key;			/* TNL_OPT_FIXED */
+};
+
+/* Immutable once published through tnl_conf_rcu. */
+struct tnl_conf {
+	uint8_t uplink_of[PORT_MAX];	/* index + 1 in uplinks[], 0 = none */
+	uint16_t n_uplinks, n_routes, n_ports;
+	struct tnl_uplink uplinks[TNL_MAX_UPLINKS];
+	struct tnl_route routes[TNL_MAX_ROUTES];	/* longest prefix first */
+	struct tnl_port_cfg ports[TNL_MAX_PORTS];
+	uint8_t port_idx[PORT_MAX];	/* index + 1 in ports[], 0 = not a tunnel */
+	uint16_t udp_ports[TNL_N_TYPES];	/* a port of the type listens here (the
+					 * first one's dst_port; host) */
+};
+
+extern struct tnl_conf *tnl_conf_rcu;
+
+/* Control: a copy of the current snapshot to modify, then publish it (waits
+ * a grace period and frees the old one). */
+struct tnl_conf *tnl_conf_copy(void);
+void tnl_conf_publish(struct tnl_conf *c);
+void tnl_conf_reindex(struct tnl_conf *c);
+
+/* PMD: the route for dst, NULL if none. */
+const struct tnl_route *tnl_route_lookup(const struct tnl_conf *c, uint32_t dst);
+
+/* PMD: a tunnel port's transmit (its fixed remote and key). */
+uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **pkts, uint16_t n);
+/* Control: is port one of ours? */
+bool tnl_port_is_tunnel(const struct port *port);
+
+/* ---- neighbours (neigh.c) ---- */
+
+#define NEIGH_SIZE	1024		/* slots, power of two; load ≤ 1/2 enforced */
+
+enum neigh_state { NEIGH_EMPTY, NEIGH_LEARNED, NEIGH_STATIC };
+
+struct neigh_entry {
+	uint32_t seq;			/* odd while being written */
+	uint32_t ip;			/* network order, 0 = empty */
+	uint64_t mac;			/* 48 bits, big-endian as an integer */
+	uint16_t port;
+	uint8_t state;
+	uint32_t updated;		/* seconds (time_ns / 1e9) */
+};
+
+/* PMD or control: the MAC of ip on port, false if unknown. */
+bool neigh_lookup(uint32_t ip, uint16_t port, uint8_t mac[6]);
+/* PMD or control: learn/refresh. Static entries are never overwritten by
+ * learning. Returns 0, or -ENOSPC when the table is full. */
+int neigh_update(uint32_t ip, const uint8_t mac[6], uint16_t port, bool is_static);
+void neigh_flush_port(uint16_t port);
+
+/* ---- per-PMD counters ---- */
+
+struct tnl_pmd_stats {
+	alignas(CACHE_LINE) uint64_t drops[TNL_DROP_MAX];
+	uint64_t encap, decap, arp_replied, arp_learned, arp_requests;
+};
+extern struct tnl_pmd_stats tnl_stats[DPACT_PMD_MAX];
+
+static inline void tnl_count_drop(unsigned pmd, enum tnl_drop r, uint64_t n)
+{
+	COUNTER_ADD(tnl_stats[pmd].drops[r], n);
+}
+
+/* PMD: an ARP request for ip out of uplink u, at most one per address per
+ * PMD every TNL_ARP_INTERVAL_NS. */
+#define TNL_ARP_INTERVAL_NS	200000000ull
+void tnl_arp_solicit(unsigned pmd, const struct tnl_uplink *u, uint32_t ip);
+
+/* Big-endian loads and stores, and the Internet checksum (RFC 1071): the
+ * one's-complement sum of n bytes added to s (not folded), and its fold. */
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+static inline uint64_t csum_add(const uint8_t *d, size_t n, uint64_t s)
+{
+	size_t i = 0;
+
+	for (; i + 1 < n; i += 2)
+		s += rd16(d + i);
+	if (i < n)
+		s += (uint64_t)d[i] << 8;
+	return s;
+}
+
+static inline uint16_t csum_fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static inline void mac_to_u64(const uint8_t m[6], uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 6; i++)
+		*v = *v << 8 | m[i];
+}
+
+static inline void u64_to_mac(uint64_t v, uint8_t m[6])
+{
+	for (int i = 5; i >= 0; i--, v >>= 8)
+		m[i] = (uint8_t)v;
+}
+
+#endif

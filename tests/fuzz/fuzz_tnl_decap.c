@@ -1,0 +1,54 @@
+/*
+ * libFuzzer target: the tunnel decapsulation parser (outer Ethernet, IPv4,
+ * UDP/GRE, VXLAN/Geneve/MPLS headers), which reads whatever the underlay
+ * delivers to our address. The frame is parsed from a malloc'd copy of
+ * exactly its length (ASan sees any over-read), with the local address taken
+ * from the frame itself so the parse goes past the address check. Besides
+ * "no crash": a success names a type and an inner frame inside the packet,
+ * at least an Ethernet header long; a failure is a known drop reason.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tnl/tnl.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c)	do { if (!(c)) abort(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint16_t ports[TNL_N_TYPES] = {
+		[TNL_VXLAN] = 4789, [TNL_GENEVE] = 6081, [TNL_MPLSOUDP] = 6635,
+	};
+	struct tnl_decap d;
+	uint32_t local = 0;
+	uint8_t *copy;
+	int r;
+
+	if (size > PKT_DATA_MAX)
+		size = PKT_DATA_MAX;
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	if (size >= 34)
+		memcpy(&local, copy + 30, 4);
+	r = tnl_decap_parse(copy, (uint32_t)size, local, ports, &d);
+	if (r == 0) {
+		CHECK(d.type > TNL_NONE && d.type < TNL_N_TYPES);
+		CHECK(d.inner_len >= 14);
+		CHECK((size_t)d.inner_off + d.inner_len <= size);
+		CHECK(d.opt_len <= TNL_OPTS_MAX);
+		CHECK(d.dst == local);
+		if (d.type == TNL_MPLSOGRE || d.type == TNL_MPLSOUDP)
+			CHECK(copy[d.inner_off + 12] == 0x88 && copy[d.inner_off + 13] == 0x47);
+	} else if (r < 0) {
+		CHECK(-r > TNL_DROP_NONE && -r < TNL_DROP_MAX);
+	} else {
+		CHECK(r == 1);
+	}
+	free(copy);
+	return 0;
+}

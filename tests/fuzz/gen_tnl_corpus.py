@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Writes the seed frames of the tunnel decapsulation fuzzer into
+tests/fuzz/corpus/tnl_decap/ (committed; not run at test time). The frames
+are built by scapy, not by our encoder: one of each encapsulation xviod
+takes, plus malformed and truncated ones."""
+import os
+
+from scapy.all import Ether, IP, UDP, GRE, Raw, raw
+from scapy.contrib.mpls import MPLS
+from scapy.layers.vxlan import VXLAN
+from scapy.contrib.geneve import GENEVE
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "tnl_decap")
+INNER = Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0a:02") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 18)
+OUTER = Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01") / IP(src="192.168.1.2", dst="192.168.1.1", flags="DF")
+L3 = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"y" * 10)
+
+frames = {
+    "vxlan": OUTER / UDP(sport=49200, dport=4789) / VXLAN(vni=5001) / INNER,
+    "vxlan_csum": OUTER / UDP(sport=49200, dport=4789, chksum=None) / VXLAN(vni=1) / INNER,
+    "vxlan_no_i": OUTER / UDP(sport=49200, dport=4789) / VXLAN(flags=0, vni=1) / INNER,
+    "geneve": OUTER / UDP(sport=49300, dport=6081) / GENEVE(vni=77, proto=0x6558) / INNER,
+    "geneve_opts": OUTER / UDP(sport=49300, dport=6081) /
+        GENEVE(vni=77, proto=0x6558, optionlen=2, options=bytes.fromhex("0102800111223344")) / INNER,
+    "geneve_crit_long": OUTER / UDP(sport=49300, dport=6081) /
+        GENEVE(vni=77, proto=0x6558, critical=1, optionlen=6, options=bytes(24)) / INNER,
+    "gre": OUTER / GRE(proto=0x6558) / INNER,
+    "gre_key": OUTER / GRE(proto=0x6558, key_present=1, key=0xdeadbeef) / INNER,
+    "gre_csum_seq": OUTER / GRE(proto=0x6558, chksum_present=1, seqnum_present=1, seqence_number=5) / INNER,
+    "mplsogre": OUTER / GRE(proto=0x8847) / MPLS(label=100, s=1, ttl=63) / L3,
+    "mplsogre_2labels": OUTER / GRE(proto=0x8847) / MPLS(label=100, s=0) / MPLS(label=200, s=1) / L3,
+    "mplsoudp": OUTER / UDP(sport=49400, dport=6635) / MPLS(label=300, s=1, ttl=9) / L3,
+    "mpls_no_bos": OUTER / UDP(sport=49400, dport=6635) / MPLS(label=300, s=0) / MPLS(label=1, s=0),
+    "frag": Ether() / IP(src="192.168.1.2", dst="192.168.1.1", flags="MF") / UDP(dport=4789) / VXLAN() / INNER,
+    "ip_opts": Ether() / IP(src="192.168.1.2", dst="192.168.1.1", options=b"\x01\x01\x01\x00") / UDP(dport=4789) / VXLAN() / INNER,
+}
+
+os.makedirs(OUT, exist_ok=True)
+for name, pkt in frames.items():
+    b = raw(pkt)
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(b)
+    # A truncated copy in the middle of the tunnel header.
+    with open(os.path.join(OUT, name + "_cut"), "wb") as f:
+        f.write(b[:46])

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A Linux kernel VXLAN device exchanges traffic with a namespace behind
+# xviod, both directions, and tshark decodes what xviod sent.
+#
+#   netns T (tenant)       root netns                             netns K (kernel VTEP)
+#   10.78.0.1/24                                                   vx (vxlan 5001) 10.78.0.2/24
+#   vT ──veth── hT [ten0 af_packet]  xviod  [up0 af_packet] hU ──veth── vU 192.168.78.2/24
+#                        vxlan0 (remote 192.168.78.2, key 5001)
+#                        underlay-set up0 ip=192.168.78.1/24
+#
+# xviod answers the kernel's ARP for 192.168.78.1 and resolves .2 itself.
+# Checks: ping both ways with no loss after resolution, the kernel's
+# neighbour for 192.168.78.1 is xviod's MAC, underlay-neigh-show has the kernel
+# VTEP, the tunnel counters moved, and every packet xviod emitted on the
+# underlay decodes in tshark as VXLAN with VNI 5001 and no expert warning.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd ip "apt-get install iproute2"
+need_cmd ping "apt-get install iputils-ping"
+need_cmd tshark "apt-get install tshark"
+need_cmd dumpcap "apt-get install tshark"
+
+s=$(( $$ % 100000 ))
+NST=xvtv$s-t NSK=xvtv$s-k
+HT=xv${s}ht VT=xv${s}vt HU=xv${s}hu VU=xv${s}vu
+
+ip netns add "$NST" 2>/dev/null || skip "cannot create network namespaces here"
+T_CLEANUP+=("ip netns del $NST")
+ip netns add "$NSK"
+T_CLEANUP+=("ip netns del $NSK")
+ip link add "$HT" type veth peer name "$VT"
+T_CLEANUP+=("ip link del $HT")
+ip link add "$HU" type veth peer name "$VU"
+T_CLEANUP+=("ip link del $HU")
+ip link set "$VT" netns "$NST"
+ip link set "$VU" netns "$NSK"
+ip -n "$NST" link set lo up
+ip -n "$NST" addr add 10.78.0.1/24 dev "$VT"
+ip -n "$NST" link set "$VT" mtu 1450 up
+ip -n "$NSK" link set lo up
+ip -n "$NSK" addr add 192.168.78.2/24 dev "$VU"
+ip -n "$NSK" link set "$VU" up
+ip -n "$NSK" link add vx type vxlan id 5001 remote 192.168.78.1 local 192.168.78.2 \
+	dstport 4789 dev "$VU" 2>/dev/null || skip "kernel has no vxlan"
+ip -n "$NSK" addr add 10.78.0.2/24 dev vx
+ip -n "$NSK" link set vx up
+for h in "$HT" "$HU"; do
+	sysctl -qw "net.ipv6.conf.$h.disable_ipv6=1" 2>/dev/null || true
+	ip link set "$h" up
+done
+ip netns exec "$NST" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+ip netns exec "$NSK" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+
+start_xviod
+xc add-port ten0 af_packet dev="$HT"
+xc add-port up0 af_packet dev="$HU"
+xc add-port vxlan0 vxlan remote_ip=192.168.78.2 key=5001
+xc underlay-set up0 ip=192.168.78.1/24
+xc del-flows
+xc add-flow "in_port=ten0,actions=output:vxlan0"
+xc add-flow "in_port=vxlan0,tun_id=5001,actions=output:ten0"
+
+# Capture what xviod puts on the underlay, from the kernel side.
+ip netns exec "$NSK" dumpcap -q -i "$VU" -w "$T_TMP/u.pcap" -f 'udp port 4789' \
+	>/dev/null 2>&1 &
+T_PIDS+=("$!")
+wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+
+# ping_check NS DST LABEL: the first round may wait for ARP on both levels.
+ping_check() {
+	local out
+	ip netns exec "$1" ping -c 2 -W 1 "$2" >/dev/null 2>&1 || true
+	out=$(ip netns exec "$1" ping -c 10 -i 0.05 -W 2 "$2" 2>&1) || {
+		echo "$out"; xc underlay-show || true; xc stats || true; fail "$3: ping $2 failed"; }
+	echo "$out" | tail -2
+	echo "$out" | grep -q ' 0% packet loss' || { xc underlay-show; fail "$3: packet loss"; }
+}
+
+echo "== tenant -> kernel VTEP"
+ping_check "$NST" 10.78.0.2 "xviod to kernel"
+echo "== kernel VTEP -> tenant"
+ping_check "$NSK" 10.78.0.1 "kernel to xviod"
+
+echo "== ARP and neighbours"
+mac=$(ip -n "$NSK" neigh show 192.168.78.1 dev "$VU" | awk '{print $3}')
+want=$(cat /sys/class/net/"$HU"/address)
+[ "$mac" = "$want" ] || fail "kernel resolved 192.168.78.1 to '$mac', want $want (xviod's answer)"
+xc underlay-neigh-show
+xc --json underlay-neigh-show | json_get "[e for e in d if e['ip'] == '192.168.78.2'][0]['port']" | grep -qx up0 \
+	|| fail "underlay-neigh-show lacks the kernel VTEP"
+xc underlay-show
+enc=$(xc --json underlay-show | json_get "d['counters']['encap']")
+dec=$(xc --json underlay-show | json_get "d['counters']['decap']")
+[ "$enc" -ge 10 ] && [ "$dec" -ge 10 ] || fail "encap $enc / decap $dec, expected ≥ 10 each"
+
+echo "== tshark decodes xviod's VXLAN"
+sleep 0.5
+kill "${T_PIDS[-1]}" 2>/dev/null || true
+wait "${T_PIDS[-1]}" 2>/dev/null || true
+ours=$(tshark -r "$T_TMP/u.pcap" -Y "ip.src == 192.168.78.1 && vxlan" -T fields -e vxlan.vni 2>/dev/null | sort | uniq -c)
+echo "$ours"
+echo "$ours" | grep -qE '^ *[0-9]+ 5001$' || fail "no VXLAN VNI 5001 from xviod in the capture"
+[ "$(echo "$ours" | wc -l)" = 1 ] || fail "unexpected VNIs from xviod: $ours"
+bad=$(tshark -r "$T_TMP/u.pcap" -Y "ip.src == 192.168.78.1 && (_ws.expert.severity >= warning || _ws.malformed)" 2>/dev/null | wc -l)
+[ "$bad" = 0 ] || { tshark -r "$T_TMP/u.pcap" -V -Y "_ws.expert" | head -60; fail "$bad packets with tshark warnings"; }
+echo "PASS"
