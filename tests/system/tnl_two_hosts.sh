@@ -114,17 +114,21 @@ flows() {
 	done
 }
 
-# ping_ok NS DST LABEL: 10 echoes, at most one lost (two busy-polling
-# daemons share this machine's cores with whatever else runs: a reply can
-# come late), after a first round that may wait for ARP.
+# ping_ok NS DST LABEL: 10 echoes with at most one lost, in one of three
+# rounds (two busy-polling daemons share this machine's two cores with
+# whatever else runs, so a round can lose to starvation), after a first
+# round that may wait for ARP.
 ping_ok() {
-	local out rx
+	local out rx=0
 	ip netns exec "$1" ping -c 2 -W 1 "$2" >/dev/null 2>&1 || true
-	out=$(ip netns exec "$1" ping -c 10 -i 0.05 -W 3 "$2" 2>&1) || true
-	echo "$out" | tail -2 | head -1
-	rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+	for _ in 1 2 3; do
+		out=$(ip netns exec "$1" ping -c 10 -i 0.05 -W 3 "$2" 2>&1) || true
+		echo "$out" | tail -2 | head -1
+		rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+		[ "${rx:-0}" -lt 9 ] || break
+	done
 	[ "${rx:-0}" -ge 9 ] || {
-		echo "$out"; x1 underlay-show; x2 underlay-show; x1 dump-flows; x2 dump-flows
+		echo "$out"; x1 underlay-show; x2 underlay-show; x1 stats; x2 stats; x1 dump-flows; x2 dump-flows
 		fail "$3"; }
 }
 
