@@ -381,6 +381,210 @@ static const struct {
 	{ "set_mpls_ttl", MF_MPLS_TTL }, { "set_tunnel", MF_TUN_ID }, { "set_tunnel64", MF_TUN_ID },
 };
 
+/* One end of a nat() range: an IPv4 address, or IPv6 (bracketed when a
+ * port follows). */
+static int parse_nat_addr(struct aparse *ap, char *s, uint8_t *out, bool *v6)
+{
+	size_t n = strlen(s);
+
+	if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
+		s[n - 1] = '\0';
+		s++;
+	}
+	if (inet_pton(AF_INET, s, out) == 1) {
+		*v6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*v6 = true;
+		return 0;
+	}
+	return perr_set(ap->e, EINVAL, "nat: %s: invalid IP address", s);
+}
+
+/* nat(src=IP[-IP][:PORT[-PORT]]) or dst=..., plus persistent, hash, random. */
+static int parse_nat(struct aparse *ap, char *v, struct ct_nat *nat)
+{
+	char *pos = v, *k, *val;
+	int r;
+
+	while (ofctl_next_kv(&pos, &k, &val)) {
+		char *ports = NULL, *dash;
+		bool v6a = false, v6b = false;
+
+		if (!strcmp(k, "persistent")) {
+			nat->flags |= CT_NAT_PERSISTENT;
+			continue;
+		}
+		if (!strcmp(k, "hash")) {
+			nat->flags |= CT_NAT_HASH;
+			continue;
+		}
+		if (!strcmp(k, "random")) {
+			nat->flags |= CT_NAT_RANDOM;
+			continue;
+		}
+		if (strcmp(k, "src") && strcmp(k, "dst"))
+			return perr_set(ap->e, EINVAL, "nat: unknown argument %s", k);
+		if (nat->flags & (CT_NAT_SRC | CT_NAT_DST))
+			return perr_set(ap->e, EINVAL, "nat: only one of src and dst");
+		nat->flags |= k[0] == 's' ? CT_NAT_SRC : CT_NAT_DST;
+		if (!*val)
+			continue;
+		/* IPv4 "a-b:p-q"; IPv6 "[a]-[b]:p-q" or bare "a-b". */
+		if (val[0] == '[') {
+			char *rb = strrchr(val, ']');
+
+			if (rb && rb[1] == ':') {
+				rb[1] = '\0';
+				ports = rb + 2;
+			}
+		} else if (strchr(val, ':') == strrchr(val, ':') && strchr(val, ':')) {
+			ports = strchr(val, ':');
+			*ports++ = '\0';
+		}
+		dash = val[0] == '[' ? strstr(val, "]-") : strchr(val, '-');
+		if (dash) {
+			if (val[0] == '[')
+				dash++;
+			*dash++ = '\0';
+		}
+		if ((r = parse_nat_addr(ap, val, nat->addr_min, &v6a)))
+			return r;
+		if (dash) {
+			if ((r = parse_nat_addr(ap, dash, nat->addr_max, &v6b)))
+				return r;
+			if (v6a != v6b)
+				return perr_set(ap->e, EINVAL, "nat: a range of mixed address families");
+			if (memcmp(nat->addr_min, nat->addr_max, 16) > 0)
+				return perr_set(ap->e, EINVAL, "nat: address range ends below its start");
+		} else {
+			memcpy(nat->addr_max, nat->addr_min, 16);
+		}
+		nat->flags |= CT_NAT_ADDR | (v6a ? CT_NAT_V6 : 0);
+		if (ports) {
+			uint64_t lo, hi;
+			char *pd = strchr(ports, '-');
+
+			if (pd)
+				*pd++ = '\0';
+			if (ofctl_parse_u64(ports, 65535, &lo) || lo == 0 ||
+			    (pd && ofctl_parse_u64(pd, 65535, &hi)))
+				return perr_set(ap->e, EINVAL, "nat: %s: invalid port range", ports);
+			if (!pd)
+				hi = lo;
+			if (hi < lo)
+				return perr_set(ap->e, EINVAL, "nat: port range ends below its start");
+			nat->port_min = (uint16_t)lo;
+			nat->port_max = (uint16_t)hi;
+			nat->flags |= CT_NAT_PORT;
+		}
+	}
+	return 0;
+}
+
+/* exec(...) inside ct: only writes to ct_mark and ct_label. */
+static int parse_ct_exec(struct aparse *ap, char *v, struct ct_action *ct)
+{
+	struct ofpbuf sub = { 0 };
+	int r = ofctl_parse_actions__(v, &ap->m, ap->table, ap->lookup, ap->aux, &sub, ap->e);
+
+	if (r)
+		goto out;
+	OFPACT_FOREACH(a, sub.data, sub.len) {
+		const struct ofpact_set_field *sf = (const void *)a;
+
+		if (a->type != OFPACT_SET_FIELD ||
+		    (sf->field != MF_CT_MARK && sf->field != MF_CT_LABEL)) {
+			r = perr_set(ap->e, EINVAL,
+				     "ct: exec() may only set ct_mark and ct_label");
+			goto out;
+		}
+		if (sf->field == MF_CT_MARK) {
+			uint32_t val, m;
+
+			memcpy(&val, sf->value, 4);
+			memcpy(&m, sf->mask, 4);
+			ct->mark = (ct->mark & ~m) | (val & m);
+			ct->mark_mask |= m;
+			ct->flags |= CT_F_MARK;
+		} else {
+			for (int i = 0; i < 16; i++) {
+				ct->label[i] = (uint8_t)((ct->label[i] & ~sf->mask[i]) |
+							 (sf->value[i] & sf->mask[i]));
+				ct->label_mask[i] |= sf->mask[i];
+			}
+			ct->flags |= CT_F_LABEL;
+		}
+	}
+out:
+	ofpbuf_free(&sub);
+	return r;
+}
+
+static int parse_ct(struct aparse *ap, char *v)
+{
+	struct ofpact_ct oc = { .zone_field = MF_N_IDS, .table = OFPACT_CT_NO_TABLE };
+	struct ofpact_ct *out;
+	char *pos = v, *k, *val;
+	uint64_t n;
+	int r;
+
+	while (ofctl_next_kv(&pos, &k, &val)) {
+		if (!strcmp(k, "commit")) {
+			oc.ct.flags |= CT_F_COMMIT;
+		} else if (!strcmp(k, "force")) {
+			oc.ct.flags |= CT_F_FORCE;
+		} else if (!strcmp(k, "table")) {
+			if (ofctl_parse_u64(val, OFP_MAX_TABLES - 1, &n))
+				return perr_set(ap->e, EINVAL, "ct: table=%s: invalid table (0-%d)",
+						val, OFP_MAX_TABLES - 1);
+			oc.table = (uint8_t)n;
+		} else if (!strcmp(k, "zone")) {
+			const struct mf_field *f;
+			unsigned ofs, bits;
+
+			if (!ofctl_parse_u64(val, 65535, &n)) {
+				oc.ct.zone = (uint16_t)n;
+				continue;
+			}
+			if (ofctl_parse_subfield(val, false, &f, &ofs, &bits, ap->e))
+				return perr_set(ap->e, EINVAL,
+						"ct: zone=%s: a number (0-65535) or a field[a..b]", val);
+			if (bits > 16)
+				return perr_set(ap->e, EINVAL, "ct: zone=%s: wider than 16 bits", val);
+			if ((r = check_read(ap, f, "ct zone")))
+				return r;
+			oc.zone_field = (uint16_t)f->id;
+			oc.zone_ofs = (uint8_t)ofs;
+			oc.zone_bits = (uint8_t)bits;
+		} else if (!strcmp(k, "exec")) {
+			if ((r = parse_ct_exec(ap, val, &oc.ct)))
+				return r;
+		} else if (!strcmp(k, "nat")) {
+			oc.ct.flags |= CT_F_NAT;
+			if ((r = parse_nat(ap, val, &oc.ct.nat)))
+				return r;
+		} else if (!strcmp(k, "alg")) {
+			return perr_set(ap->e, ENOTSUP, "ct: alg=%s: application helpers are not supported", val);
+		} else {
+			return perr_set(ap->e, EINVAL, "ct: unknown argument %s", k);
+		}
+	}
+	if ((oc.ct.flags & (CT_F_MARK | CT_F_LABEL)) && !(oc.ct.flags & CT_F_COMMIT))
+		return perr_set(ap->e, EINVAL, "ct: exec() needs commit");
+	if ((oc.ct.flags & CT_F_FORCE) && !(oc.ct.flags & CT_F_COMMIT))
+		return perr_set(ap->e, EINVAL, "ct: force needs commit");
+	if ((oc.ct.nat.flags & (CT_NAT_SRC | CT_NAT_DST)) && !(oc.ct.flags & CT_F_COMMIT))
+		return perr_set(ap->e, EINVAL, "ct: nat(src=|dst=) needs commit");
+	out = PUT(ap, ofpact_ct, OFPACT_CT);
+	if (!out)
+		return nomem(ap);
+	oc.h = out->h;
+	*out = oc;
+	return 0;
+}
+
 static int parse_one(struct aparse *ap, char *k, char *v)
 {
 	uint64_t n;
@@ -484,6 +688,10 @@ static int parse_one(struct aparse *ap, char *k, char *v)
 	}
 	if (!strcmp(k, "note"))
 		return parse_note(ap, v);
+	if (!strcmp(k, "ct"))
+		return parse_ct(ap, v);
+	if (!strcmp(k, "ct_clear"))
+		return ofpbuf_put(ap->out, OFPACT_CT_CLEAR, sizeof(struct ofpact)) ? 0 : nomem(ap);
 	/* A bare port: "2", "vm1", "NORMAL", "in_port". */
 	if (!*v && !ofctl_parse_port(k, ap->lookup, ap->aux, &port) && port != OFPP_NONE)
 		return put_output(ap, port, port == OFPP_CONTROLLER ? UINT16_MAX : 0);

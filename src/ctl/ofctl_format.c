@@ -525,6 +525,67 @@ static void format_set_field(struct ds *ds, const struct ofpact_set_field *sf,
 	ds_put_format(ds, "->%s", f->name);
 }
 
+/* ct(...) as ovs-ofctl prints it: commit, force, table, zone, exec, nat. */
+static void format_ct(struct ds *ds, const struct ofpact_ct *oc, ofctl_port_name_fn *name,
+		      void *aux)
+{
+	const struct ct_action *ct = &oc->ct;
+	bool sep = false;
+
+#define SEP() (sep ? ds_put_char(ds, ',') : (void)0, sep = true)
+	ds_put_cstr(ds, "ct(");
+	if (ct->flags & CT_F_COMMIT) {
+		SEP();
+		ds_put_cstr(ds, "commit");
+	}
+	if (ct->flags & CT_F_FORCE) {
+		SEP();
+		ds_put_cstr(ds, "force");
+	}
+	if (oc->table != OFPACT_CT_NO_TABLE) {
+		SEP();
+		ds_put_format(ds, "table=%u", oc->table);
+	}
+	if (oc->zone_field < MF_N_IDS) {
+		SEP();
+		ds_put_cstr(ds, "zone=");
+		ofctl_format_subfield(ds, &mf_fields[oc->zone_field], oc->zone_ofs, oc->zone_bits);
+	} else if (ct->zone) {
+		SEP();
+		ds_put_format(ds, "zone=%u", ct->zone);
+	}
+	if (ct->flags & (CT_F_MARK | CT_F_LABEL)) {
+		struct ofpact_set_field sf = { .h = { OFPACT_SET_FIELD, sizeof(sf) } };
+
+		SEP();
+		ds_put_cstr(ds, "exec(");
+		if (ct->flags & CT_F_MARK) {
+			sf.field = MF_CT_MARK;
+			memcpy(sf.value, &ct->mark, 4);
+			memcpy(sf.mask, &ct->mark_mask, 4);
+			format_set_field(ds, &sf, name, aux);
+		}
+		if (ct->flags & CT_F_LABEL) {
+			if (ct->flags & CT_F_MARK)
+				ds_put_char(ds, ',');
+			sf.field = MF_CT_LABEL;
+			memcpy(sf.value, ct->label, 16);
+			memcpy(sf.mask, ct->label_mask, 16);
+			format_set_field(ds, &sf, name, aux);
+		}
+		ds_put_char(ds, ')');
+	}
+	if (ct->flags & CT_F_NAT) {
+		char buf[160];
+
+		SEP();
+		ct_nat_format(&ct->nat, buf, sizeof(buf));
+		ds_put_format(ds, buf[0] ? "nat(%s)" : "nat", buf);
+	}
+#undef SEP
+	ds_put_char(ds, ')');
+}
+
 void ofctl_format_actions(struct ds *ds, const void *ofpacts, size_t len,
 			  ofctl_port_name_fn *name, void *aux)
 {
@@ -637,6 +698,12 @@ void ofctl_format_actions(struct ds *ds, const void *ofpacts, size_t len,
 				ds_put_format(ds, i ? ".%02x" : "%02x", p[1 + i]);
 			break;
 		}
+		case OFPACT_CT:
+			format_ct(ds, (const void *)a, name, aux);
+			break;
+		case OFPACT_CT_CLEAR:
+			ds_put_cstr(ds, "ct_clear");
+			break;
 		default:
 			ds_put_format(ds, "unknown_action_%u", a->type);
 			break;

@@ -847,6 +847,30 @@ static void exec(struct dpact_ctx *ctx, struct batch *b, const void *acts, size_
 			emitted = true;
 			break;
 		}
+		case DPACT_CT:
+			/* The batch's keys are the PMD's own working copies
+			 * (dp_proc.c); ct writes its verdict into them. */
+			ct_execute(&ctx->ct, b->p, (struct flow_key **)(uintptr_t)b->k, b->n,
+				   &((const struct dpact_ct *)a)->ct, ctx->clock_ns() / 1000000u);
+			break;
+		case DPACT_CT_CLEAR:
+			for (uint16_t i = 0; i < b->n; i++)
+				ct_clear_key((struct flow_key *)(uintptr_t)b->k[i]);
+			break;
+		case DPACT_RECIRC: {
+			const struct dpact_recirc *r = (const void *)a;
+			struct batch c;
+
+			if (last) {
+				ctx->recirc(ctx->pmd, b->p, b->k, b->n, r);
+				return;
+			}
+			clone_batch(ctx, &c, b);
+			if (c.n)
+				ctx->recirc(ctx->pmd, c.p, c.k, c.n, r);
+			emitted = true;
+			break;
+		}
 		case DPACT_SET_ETH:
 			BATCH_APPLY(ctx, b, set_eth(p, (const void *)a));
 			break;
@@ -931,6 +955,7 @@ void dpact_ctx_init(struct dpact_ctx *ctx, struct dp_pmd *pmd, uint16_t pmd_idx,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->pmd = pmd;
 	ctx->output = output;
+	ctx->recirc = dp_recirc;
 	ctx->clock_ns = clock_default;
 	ctx->pmd_idx = pmd_idx < DPACT_PMD_MAX ? pmd_idx : DPACT_PMD_MAX - 1;
 }

@@ -218,6 +218,18 @@ struct dp_pmd *dp_pmd_create(uint16_t txq)
 		return NULL;
 	}
 	dpact_ctx_init(&ctx->act, ctx, txq, dp_output);
+	/* Conntrack: the table (sized once), its sweep, this PMD's counters. */
+	if (!err)
+		err = ct_init(0);
+	if (!err)
+		err = ct_start_sweeper();
+	if (err) {
+		emc_destroy(&ctx->emc);
+		free(ctx);
+		errno = -err;
+		return NULL;
+	}
+	ct_pmd_register(txq, &ctx->act.ct);
 	pmds[txq] = ctx;
 	return ctx;
 }
@@ -238,6 +250,7 @@ void dp_pmd_destroy(struct dp_pmd *ctx)
 	gone_emc_bypassed += ctx->n_emc_bypassed;
 	for (int d = 0; d < DPACT_DROP_MAX; d++)
 		gone_act_drops[d] += ctx->act.drops[d];
+	ct_pmd_register(ctx->txq, NULL);
 	emc_destroy(&ctx->emc);
 	pmds[ctx->txq] = NULL;
 	free(ctx);

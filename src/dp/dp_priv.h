@@ -41,6 +41,7 @@ struct dp_pmd {
 	uint64_t n_emc_hits, n_mflow_hits, n_upcalls, n_upcall_fail;
 	uint64_t n_emc_bypassed;	/* packets of bursts that skipped the EMC (emc.h) */
 	uint16_t n_dirty;		/* ids in dirty[] whose buffer may hold packets */
+	uint8_t recirc_depth;		/* nesting of dp_recirc */
 	uint16_t dirty[PORT_MAX];
 	/* Counters: written by the PMD with relaxed stores, summed by the
 	 * control thread with relaxed loads. */

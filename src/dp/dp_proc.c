@@ -231,25 +231,19 @@ static inline bool key_same_as_prev(const struct flow_key *a, const struct flow_
 	return emc_key_eq(a, b);
 }
 
-/* Parse → exact-match cache → megaflow cache → (miss) pipeline, then run
- * each megaflow's actions over the run of packets that hit it. */
-static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
+/* Exact-match cache → megaflow cache → (miss) pipeline for n parsed packets,
+ * then each megaflow's actions over the run of packets that hit it. keys[]
+ * is working storage the actions may write (ct fills its fields). */
+static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *keys, uint16_t n,
+		     uint64_t now)
 {
 	struct mflow_entry *flows[PKT_BURST];
 	const struct flow_key *kp[PKT_BURST];
-	uint64_t now = time_ns();
 	uint16_t i, hits = 0, mhits = 0, lookups = 0, ehits = 0;
 	bool use_emc = emc_burst_active(&ctx->emc);
 
-	/* Extract all first: hashing straight after each extract stalls on
-	 * the key's stores (measured, parse_bench). */
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			prefetch0(pkts[i + 1]->data);
-		pkts[i]->in_port = in_id;
-		flow_extract(pkts[i], &ctx->keys[i]);
-		kp[i] = &ctx->keys[i];
-	}
+	for (i = 0; i < n; i++)
+		kp[i] = &keys[i];
 	for (i = 0; i < n; i++) {
 		struct mflow_entry *e;
 		uint32_t h = 0;
@@ -258,15 +252,15 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 		 * one before it takes the same megaflow, with no hash and no
 		 * cache probe (an exact match, like the EMC's). */
 		if (i && flows[i - 1] && ctx->emc.enabled &&
-		    key_same_as_prev(&ctx->keys[i], &ctx->keys[i - 1])) {
+		    key_same_as_prev(&keys[i], &keys[i - 1])) {
 			flows[i] = flows[i - 1];
 			hits++;
 			continue;
 		}
 		if (use_emc) {
-			h = emc_hash(&ctx->keys[i]);
+			h = emc_hash(&keys[i]);
 			lookups++;
-			e = emc_lookup(&ctx->emc, &ctx->keys[i], h);
+			e = emc_lookup(&ctx->emc, &keys[i], h);
 			if (likely(e)) {
 				hits++;
 				ehits++;
@@ -274,16 +268,16 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 				continue;
 			}
 		}
-		if ((e = mflow_lookup(&dp_mflow, &ctx->keys[i]))) {
+		if ((e = mflow_lookup(&dp_mflow, &keys[i]))) {
 			mhits++;
 			if (use_emc)
-				emc_insert(&ctx->emc, &ctx->keys[i], h, e);
+				emc_insert(&ctx->emc, &keys[i], h, e);
 		} else {
-			e = upcall(ctx, pkts[i], &ctx->keys[i], now);
+			e = upcall(ctx, pkts[i], &keys[i], now);
 			if (!e)
 				pkts[i] = NULL;	/* handled */
 			else if (use_emc)
-				emc_insert(&ctx->emc, &ctx->keys[i], h, e);
+				emc_insert(&ctx->emc, &keys[i], h, e);
 		}
 		flows[i] = e;
 	}
@@ -313,6 +307,53 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 		dpact_execute_batch(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i), a->data, a->len);
 		i = j;
 	}
+}
+
+/* Parse, then classify and act. */
+static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
+{
+	/* Extract all first: hashing straight after each extract stalls on
+	 * the key's stores (measured, parse_bench). */
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			prefetch0(pkts[i + 1]->data);
+		pkts[i]->in_port = in_id;
+		flow_extract(pkts[i], &ctx->keys[i]);
+	}
+	classify(ctx, pkts, ctx->keys, n, time_ns());
+}
+
+/*
+ * The RECIRC action (dpact.h): after ct(table=N). Each packet is parsed again
+ * (NAT may have rewritten it), gets the ct fields the CT action left in its
+ * old key, the registers and metadata of the pipeline at that point and
+ * recirc_id = N + 1, and goes through the caches again: the EMC and the
+ * megaflows see a different key (recirc_id, ct_state...) from the first
+ * pass, so each pass has its own entries. Nested passes use this frame's
+ * keys; the depth is bounded.
+ */
+void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *const *old,
+	       uint16_t n, const struct dpact_recirc *r)
+{
+	struct flow_key keys[PKT_BURST];
+	const size_t ct_from = offsetof(struct flow_key, ct_mark);
+	const size_t ct_len = offsetof(struct flow_key, dl_dst) - ct_from;
+
+	if (unlikely(ctx->recirc_depth >= DPACT_MAX_RECIRC)) {
+		COUNTER_ADD(ctx->act.drops[DPACT_DROP_RECIRC_TOO_DEEP], n);
+		pkt_free_bulk(pkts, n);
+		return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		flow_extract(pkts[i], &keys[i]);
+		memcpy((uint8_t *)&keys[i] + ct_from, (const uint8_t *)old[i] + ct_from, ct_len);
+		keys[i].recirc_id = r->table + 1u;
+		keys[i].metadata = r->metadata;
+		memcpy(keys[i].regs, r->regs, sizeof(keys[i].regs));
+	}
+	ctx->recirc_depth++;
+	classify(ctx, pkts, keys, n, time_ns());
+	ctx->recirc_depth--;
 }
 
 static void tnl_deliver(void *arg, uint16_t port, struct pkt **pkts, uint16_t n)

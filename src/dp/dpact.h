@@ -86,6 +86,7 @@
 #include "../core/pkt.h"
 #include "../port/port.h"
 #include "flow.h"
+#include "../ct/ct.h"
 
 #define DPACT_TYPES(X) \
 	X(OUTPUT,       struct dpact_output)    /* port */ \
@@ -105,7 +106,10 @@
 	X(METER,        struct dpact_id)        /* police */ \
 	X(NORMAL,       struct dpact)           /* the learning bridge (dp_normal) */ \
 	X(ROUTE,        struct dpact_id)        /* the vRouter: l3_route_batch in VRF id */ \
-	X(TNL_PUSH,     struct dpact_tnl_push)  /* encapsulate, route, output (src/tnl) */
+	X(TNL_PUSH,     struct dpact_tnl_push)  /* encapsulate, route, output (src/tnl) */ \
+	X(CT,           struct dpact_ct)        /* conntrack: ct_execute, fills the key's ct fields */ \
+	X(CT_CLEAR,     struct dpact)           /* forget the key's ct fields */ \
+	X(RECIRC,       struct dpact_recirc)    /* re-run the pipeline from a table */
 
 enum dpact_type {
 #define X(e, s) DPACT_##e,
@@ -129,7 +133,8 @@ enum dpact_type {
 	X(METER_MISSING,   "meter_missing")        /* meter id not (or no longer) defined */ \
 	X(METER,           "meter_over_rate")      /* policed by a meter drop band */ \
 	X(TOO_DEEP,        "action_too_deep")      /* groups nested beyond DPACT_MAX_DEPTH */ \
-	X(BAD_ACTION,      "bad_action")           /* malformed record (a bug, never expected) */
+	X(BAD_ACTION,      "bad_action")           /* malformed record (a bug, never expected) */ \
+	X(RECIRC_TOO_DEEP, "recirc_too_deep")      /* recirculated more than DPACT_MAX_RECIRC times */
 
 enum dpact_drop {
 #define X(e, s) DPACT_DROP_##e,
@@ -217,6 +222,27 @@ struct dpact_set_ipv6 {
 	uint8_t dst[16], dst_mask[16];
 };
 
+/* CT: one ct() with its zone resolved (ct.h). */
+struct dpact_ct {
+	uint8_t type, len;
+	uint8_t pad[6];
+	struct ct_action ct;
+};
+
+/* RECIRC: the packet (re-parsed, its ct fields as the last CT left them)
+ * goes through the caches and, on a miss, the pipeline from `table`, with
+ * recirc_id = table + 1 and the registers and metadata it had at this
+ * point. Like OUTPUT: the last one takes the packet, an earlier one a copy. */
+struct dpact_recirc {
+	uint8_t type, len;
+	uint8_t table;
+	uint8_t pad[5];
+	uint64_t metadata;
+	uint32_t regs[FLOW_N_REGS];
+};
+
+#define DPACT_MAX_RECIRC	6	/* passes per packet, as OVS's MAX_RECIRC_DEPTH */
+
 struct dpact_set_l4 {
 	uint8_t type, len;
 	uint8_t proto;		/* 6, 17 or 132 (the megaflow pins nw_proto) */
@@ -293,6 +319,12 @@ struct dp_pmd;
 typedef void dpact_output_fn(struct dp_pmd *pmd, uint16_t port_id, struct pkt **pkts,
 			     uint16_t n);
 dpact_output_fn dp_output;
+/* The RECIRC hook: takes ownership of n packets whose keys (keys[i],
+ * ct fields filled by a CT before) continue at r->table (dp_proc.c). */
+typedef void dpact_recirc_fn(struct dp_pmd *pmd, struct pkt **pkts,
+			     const struct flow_key *const *keys, uint16_t n,
+			     const struct dpact_recirc *r);
+dpact_recirc_fn dp_recirc;
 /* The NORMAL action: the learning bridge for one packet (dp_proc.c). */
 void dp_normal(struct dp_pmd *pmd, struct pkt *p);
 
@@ -302,7 +334,9 @@ struct dpact_ctx {
 	dpact_output_fn *output;
 	uint64_t (*clock_ns)(void);	/* meters; default time_ns */
 	uint16_t pmd_idx;		/* < DPACT_PMD_MAX: per-PMD counter slot */
+	dpact_recirc_fn *recirc;	/* default dp_recirc */
 	alignas(CACHE_LINE) uint64_t drops[DPACT_DROP_MAX];
+	alignas(CACHE_LINE) struct ct_pmd ct;	/* conntrack counters of this PMD */
 };
 
 /* Control (or the PMD before its loop). */

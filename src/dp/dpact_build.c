@@ -62,8 +62,8 @@ void dpact_finalize(struct dpact_buf *b)
 
 	DPACT_FOREACH(a, b->data, b->len)
 		if (a->type == DPACT_OUTPUT || a->type == DPACT_GROUP || a->type == DPACT_NORMAL ||
-		    a->type == DPACT_ROUTE ||
-		    a->type == DPACT_TNL_PUSH)
+		    a->type == DPACT_ROUTE || a->type == DPACT_TNL_PUSH ||
+		    a->type == DPACT_RECIRC)
 			keep = (size_t)((const uint8_t *)a - b->data) + (size_t)a->len * 8;
 	b->len = keep;
 }
@@ -118,6 +118,10 @@ int dpact_validate(const void *acts, size_t len)
 				return -EINVAL;
 			break;
 		}
+		case DPACT_RECIRC:
+			if (((const struct dpact_recirc *)a)->table == 255)
+				return -EINVAL;
+			break;
 		default:
 			break;
 		}
@@ -346,6 +350,19 @@ int dpact_format(const void *acts, size_t len, char *s, size_t size)
 			put(&o, ",port=%u)", t->port);
 			break;
 		}
+		case DPACT_CT: {
+			char buf[256];
+
+			ct_action_format(&((const struct dpact_ct *)a)->ct, buf, sizeof(buf));
+			put(&o, "ct(%s)", buf);
+			break;
+		}
+		case DPACT_CT_CLEAR:
+			put(&o, "ct_clear");
+			break;
+		case DPACT_RECIRC:
+			put(&o, "recirc(0x%x)", ((const struct dpact_recirc *)a)->table + 1u);
+			break;
 		default:
 			put(&o, "<bad %u>", a->type);
 			return (int)o.n;

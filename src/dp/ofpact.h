@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "../ct/ct.h"
 
 /* Special ports (OpenFlow 1.0 numbering; real port ids are < PORT_MAX). */
 #define OFPP_IN_PORT	0xfff8
@@ -49,7 +50,9 @@
 	X(GOTO_TABLE,   struct ofpact_goto)      /* goto_table:N (must be last) */ \
 	X(WRITE_METADATA, struct ofpact_metadata) /* write_metadata:V[/M] */ \
 	X(NOTE,         struct ofpact)           /* note:hex, ignored */ \
-	X(ROUTE,        struct ofpact_route)     /* route(vrf=N), route(vrf=reg0): the vRouter (src/l3) */
+	X(ROUTE,        struct ofpact_route)     /* route(vrf=N), route(vrf=reg0): the vRouter (src/l3) */ \
+	X(CT,           struct ofpact_ct)        /* ct(commit,zone=,table=,exec(),nat(),force) */ \
+	X(CT_CLEAR,     struct ofpact)           /* ct_clear */
 
 enum ofpact_type {
 #define X(e, s) OFPACT_##e,
@@ -130,6 +133,19 @@ struct ofpact_route {
 	uint32_t vrf;		/* the literal VRF */
 };
 #define OFPACT_ROUTE_LITERAL	0xffff
+
+/* ct(...): the datapath part (ct.h) plus where the zone comes from and
+ * where the packet recirculates to. */
+#define OFPACT_CT_NO_TABLE	0xff
+struct ofpact_ct {
+	struct ofpact h;
+	uint16_t zone_field;	/* enum mf_id of a register, or MF_N_IDS: ct.zone as is */
+	uint8_t zone_ofs;	/* bits of zone_field: [zone_ofs, zone_ofs + 16) at most */
+	uint8_t zone_bits;
+	uint8_t table;		/* OFPACT_CT_NO_TABLE: no recirculation */
+	uint8_t pad[7];
+	struct ct_action ct;
+};
 
 #define OFPACT_ALIGN(n)	ALIGN_UP((size_t)(n), 8)
 

@@ -335,6 +335,52 @@ static void do_move(struct xctx *x, const struct ofpact_move *mv)
 
 static void lookup_table(struct xctx *x, uint8_t table);
 
+/*
+ * ct(): the datapath does the tracking per packet (DPACT_CT); here the zone
+ * is resolved (a zone from a register makes the megaflow match that
+ * register) and ct(table=N) adds a RECIRC carrying the registers and
+ * metadata the second pass starts with — so the megaflow matches all of them
+ * (they are zero on a packet's first pass, so this costs no megaflows there).
+ * The working key continues untracked, as OVS's does. -ENOMEM or 0.
+ */
+static int do_ct(struct xctx *x, const struct ofpact_ct *oc)
+{
+	struct dpact_ct *d = dpact_put(&x->out->acts, DPACT_CT);
+	struct dpact_recirc *r;
+
+	if (!d)
+		return -ENOMEM;
+	d->ct = oc->ct;
+	if (oc->zone_field < MF_N_IDS) {
+		const struct mf_field *f = &mf_fields[oc->zone_field];
+		uint8_t v[MF_MAX_BYTES], be[MF_MAX_BYTES];
+		uint64_t z = 0;
+
+		wc_field(x, (enum mf_id)oc->zone_field);
+		mf_get(f, &x->key, v);
+		mf_member_to_be(f, v, be);
+		for (unsigned i = 0; i < f->n_bytes; i++)
+			z = z << 8 | be[i];
+		d->ct.zone = (uint16_t)((z >> oc->zone_ofs) & ((1u << oc->zone_bits) - 1));
+	}
+	TRACE_NOTE(x, "ct: zone %u%s%s", d->ct.zone, d->ct.flags & CT_F_COMMIT ? ", commit" : "",
+		   d->ct.flags & CT_F_NAT ? ", nat" : "");
+	if (oc->table == OFPACT_CT_NO_TABLE)
+		return 0;
+	r = dpact_put(&x->out->acts, DPACT_RECIRC);
+	if (!r)
+		return -ENOMEM;
+	r->table = oc->table;
+	r->metadata = x->key.metadata;
+	memcpy(r->regs, x->key.regs, sizeof(r->regs));
+	wc_field(x, MF_METADATA);
+	for (int i = 0; i < FLOW_N_REGS; i++)
+		wc_field(x, (enum mf_id)(MF_REG0 + i));
+	TRACE_NOTE(x, "recirculate: the packet continues in table %u, recirc_id 0x%x, with its ct fields",
+		   oc->table, oc->table + 1u);
+	return 0;
+}
+
 static void do_actions(struct xctx *x, const struct rule *rule, uint8_t table)
 {
 	const struct rule_actions *ra = rcu_dereference(rule->actions);
@@ -473,6 +519,15 @@ static void do_actions(struct xctx *x, const struct rule *rule, uint8_t table)
 			TRACE_NOTE(x, "route in vrf %u", d->id);
 			break;
 		}
+		case OFPACT_CT:
+			if (do_ct(x, (const void *)a))
+				goto nomem;
+			break;
+		case OFPACT_CT_CLEAR:
+			if (!dpact_put(&x->out->acts, DPACT_CT_CLEAR))
+				goto nomem;
+			ct_clear_key(&x->key);
+			break;
 		case OFPACT_NOTE:
 		default:
 			break;
@@ -528,7 +583,8 @@ int xlate(const struct flow_key *key, struct xlate_out *out)
 	 * recirculation id (a recirculated packet is another pipeline pass). */
 	wc_field(&x, MF_IN_PORT);
 	out->wc.recirc_id = UINT32_MAX;
-	lookup_table(&x, 0);
+	/* A recirculated packet resumes where its ct(table=N) sent it. */
+	lookup_table(&x, key->recirc_id ? (uint8_t)(key->recirc_id - 1) : 0);
 	if (out->drop == XLATE_DROP_NO_MEMORY)
 		return -ENOMEM;
 	/* A pipeline that ended in a drop reason still installs its drop
