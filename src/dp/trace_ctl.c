@@ -126,52 +126,82 @@ static json_t *changed_fields(const struct flow_key *in, const struct flow_key *
 	return o;
 }
 
-static int cmd_trace(struct ctl_req *req)
+/* The first RECIRC of a datapath list, and the CT record before it. */
+static const struct dpact_recirc *find_recirc(const void *acts, size_t len,
+					      const struct dpact_ct **ct)
 {
-	const char *flow = req->argv[req->argc - 1];
+	*ct = NULL;
+	DPACT_FOREACH(a, acts, len) {
+		if (a->type == DPACT_CT)
+			*ct = (const void *)a;
+		if (a->type == DPACT_RECIRC)
+			return (const void *)a;
+	}
+	return NULL;
+}
+
+/* "+trk+est", "trk,est" or "trk|est" into CS_* bits; -1 if unknown. */
+static int parse_ct_next(const char *s)
+{
+	static const struct { const char *n; int bit; } names[] = {
+		{ "new", CS_NEW }, { "est", CS_ESTABLISHED }, { "rel", CS_RELATED },
+		{ "rpl", CS_REPLY_DIR }, { "inv", CS_INVALID }, { "trk", CS_TRACKED },
+		{ "snat", CS_SRC_NAT }, { "dnat", CS_DST_NAT },
+	};
+	int bits = 0;
+
+	while (*s) {
+		size_t n;
+		size_t i;
+
+		while (*s == '+' || *s == ',' || *s == '|')
+			s++;
+		n = strcspn(s, "+,|");
+		if (!n)
+			break;
+		for (i = 0; i < ARRAY_SIZE(names); i++)
+			if (strlen(names[i].n) == n && !strncmp(s, names[i].n, n))
+				break;
+		if (i == ARRAY_SIZE(names))
+			return -1;
+		bits |= names[i].bit;
+		s += n;
+	}
+	return bits;
+}
+
+/* One pass of the pipeline over key, printed; its JSON in *res. */
+static int trace_pass(struct ctl_req *req, const struct flow_key *key, struct xlate_out *out,
+		      json_t **res)
+{
 	struct trace_ctx t = { .req = req, .steps = json_array() };
-	struct xlate_out out = { .trace = &trace_ops, .trace_aux = &t };
 	struct ds acts = { 0 }, mega = { 0 }, chg = { 0 };
 	json_t *outputs = json_array(), *changed;
 	struct flow_match wc = { 0 };
-	struct ofctl_flow f;
-	char err[512];
-	int rc = ofproto_init(PORT_MAX_QUEUES);
+	int rc;
 
-	if (rc)
-		return ctl_error(req, -rc, "flow tables: %s", strerror(-rc));
-	if (req->argc == 3 && strcmp(req->argv[1], "--json"))
-		return ctl_error(req, EINVAL, "%s: unknown option", req->argv[1]);
-	rc = ofctl_parse_flow(flow, OFCTL_QUERY, flow_port_lookup, NULL, &f, err, sizeof(err));
+	out->trace = &trace_ops;
+	out->trace_aux = &t;
+	rc = xlate(key, out);
 	if (rc) {
-		json_decref(t.steps);
-		json_decref(outputs);
-		return ctl_error(req, -rc, "%s", err);
-	}
-	/* The flow's fields are the packet's; what it leaves out is zero. */
-	ctl_printf(req, "Flow: %s\n\n", flow);
-	rc = xlate(&f.match.key, &out);
-	if (rc) {
-		ofctl_flow_destroy(&f);
-		dpact_buf_free(&out.acts);
 		json_decref(t.steps);
 		json_decref(outputs);
 		return ctl_error(req, -rc, "%s", strerror(-rc));
 	}
-	format_dpacts(out.acts.data, out.acts.len, &acts, outputs);
-	wc.mask = out.wc;
-	flow_key_and(&wc.key, &f.match.key, &out.wc);
+	format_dpacts(out->acts.data, out->acts.len, &acts, outputs);
+	wc.mask = out->wc;
+	flow_key_and(&wc.key, key, &out->wc);
 	ofctl_format_match(&mega, &wc, -1, flow_port_name, NULL);
-	changed = changed_fields(&f.match.key, &out.final, &chg);
+	changed = changed_fields(key, &out->final, &chg);
 	ctl_printf(req, "\nFinal flow: %s\nMegaflow: %s\nDatapath actions: %s\n",
 		   chg.len ? ds_cstr(&chg) : "unchanged", mega.len ? ds_cstr(&mega) : "(all)",
 		   ds_cstr(&acts));
-	if (out.drop)
-		ctl_printf(req, "Drop reason: %s\n", xlate_drop_names[out.drop]);
-	req->data = json_pack("{s:o,s:o,s:b,s:s?,s:o,s:s,s:s}", "outputs", outputs,
-		"changed", changed, "drop", out.acts.len == 0,
-		"drop_reason", out.drop ? xlate_drop_names[out.drop] :
-			       out.acts.len == 0 ? "flow_drop" : NULL,
+	if (out->drop)
+		ctl_printf(req, "Drop reason: %s\n", xlate_drop_names[out->drop]);
+	*res = json_pack("{s:o,s:o,s:b,s:s?,s:o,s:s,s:s}", "outputs", outputs,
+		"changed", changed, "drop", out->acts.len == 0,
+		"drop_reason", out->drop ? xlate_drop_names[out->drop] :
+			       out->acts.len == 0 ? "flow_drop" : NULL,
 		"tables", t.steps, "datapath_actions", ds_cstr(&acts), "megaflow", ds_cstr(&mega));
 	DPACT_FOREACH(a, out.acts.data, out.acts.len)
 		if (a->type == DPACT_ROUTE) {
@@ -186,8 +216,96 @@ static int cmd_trace(struct ctl_req *req)
 	ds_destroy(&acts);
 	ds_destroy(&mega);
 	ds_destroy(&chg);
-	dpact_buf_free(&out.acts);
+	return 0;
+}
+
+/*
+ * trace [--ct-next STATE]... FLOW. A ct(table=N) recirculates: the trace
+ * follows into table N with the ct fields a packet would get — ct_state from
+ * the next --ct-next (default +trk+new, as OVS's ofproto/trace), the zone of
+ * the ct() and the packet's own tuple as the original direction.
+ */
+static int cmd_trace(struct ctl_req *req)
+{
+	const char *flow = req->argv[req->argc - 1];
+	int ct_next[DPACT_MAX_RECIRC], n_next = 0, rc;
+	json_t *res = NULL, *recircs = json_array();
+	struct flow_key key;
+	struct ofctl_flow f;
+	char err[512];
+
+	rc = ofproto_init(PORT_MAX_QUEUES);
+	if (rc)
+		return ctl_error(req, -rc, "flow tables: %s", strerror(-rc));
+	for (int i = 1; i < req->argc - 1; i++) {
+		if (!strcmp(req->argv[i], "--json"))
+			continue;
+		if (strcmp(req->argv[i], "--ct-next") || i + 1 >= req->argc - 1) {
+			json_decref(recircs);
+			return ctl_error(req, EINVAL, "%s: unknown option (--ct-next STATE)",
+					 req->argv[i]);
+		}
+		i++;
+		if (n_next == DPACT_MAX_RECIRC || (ct_next[n_next++] = parse_ct_next(req->argv[i])) < 0) {
+			json_decref(recircs);
+			return ctl_error(req, EINVAL, "--ct-next %s: flags like +trk+est (at most %d)",
+					 req->argv[i], DPACT_MAX_RECIRC);
+		}
+	}
+	rc = ofctl_parse_flow(flow, OFCTL_QUERY, flow_port_lookup, NULL, &f, err, sizeof(err));
+	if (rc) {
+		json_decref(recircs);
+		return ctl_error(req, -rc, "%s", err);
+	}
+	/* The flow's fields are the packet's; what it leaves out is zero. */
+	ctl_printf(req, "Flow: %s\n\n", flow);
+	key = f.match.key;
+	for (int pass = 0;; pass++) {
+		struct xlate_out out = { 0 };
+		const struct dpact_recirc *r;
+		const struct dpact_ct *ct;
+		json_t *one = NULL;
+
+		rc = trace_pass(req, &key, &out, &one);
+		if (rc) {
+			dpact_buf_free(&out.acts);
+			break;
+		}
+		if (!res)
+			res = one;
+		else
+			json_array_append_new(recircs, one);
+		r = find_recirc(out.acts.data, out.acts.len, &ct);
+		if (!r || pass + 1 >= DPACT_MAX_RECIRC) {
+			dpact_buf_free(&out.acts);
+			break;
+		}
+		key = out.final;
+		ct_clear_key(&key);
+		key.ct_state = (uint8_t)(pass < n_next ? ct_next[pass] : CS_TRACKED | CS_NEW);
+		key.ct_zone = ct ? ct->ct.zone : 0;
+		key.ct_nw_proto = key.nw_proto;
+		key.ct_nw_src = key.nw_src;
+		key.ct_nw_dst = key.nw_dst;
+		memcpy(key.ct_ipv6_src, key.ipv6_src, 16);
+		memcpy(key.ct_ipv6_dst, key.ipv6_dst, 16);
+		key.ct_tp_src = key.tp_src;
+		key.ct_tp_dst = key.tp_dst;
+		key.recirc_id = r->table + 1u;
+		key.metadata = r->metadata;
+		memcpy(key.regs, r->regs, sizeof(key.regs));
+		ctl_printf(req, "\nrecirc(0x%x): conntrack resumes in table %u, ct_state=0x%02x, "
+			   "ct_zone=%u\n\n", key.recirc_id, r->table, key.ct_state, key.ct_zone);
+		dpact_buf_free(&out.acts);
+	}
 	ofctl_flow_destroy(&f);
+	if (rc) {
+		json_decref(res);
+		json_decref(recircs);
+		return rc;
+	}
+	json_object_set_new(res, "recirculations", recircs);
+	req->data = res;
 	return 0;
 }
 
@@ -238,7 +356,7 @@ static int cmd_dump_megaflows(struct ctl_req *req)
 }
 
 static const struct ctl_cmd trace_cmds[] = {
-	{ "trace", "[--json] FLOW", 1, 2, cmd_trace, false },
+	{ "trace", "[--ct-next STATE]... FLOW", 1, 2 * DPACT_MAX_RECIRC + 2, cmd_trace, false },
 	{ "dump-megaflows", "", 0, 0, cmd_dump_megaflows, false },
 };
 CTL_COMMANDS(trace_cmds)

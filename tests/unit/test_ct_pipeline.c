@@ -272,6 +272,43 @@ static void test_parse_format(void **state)
 	assert_int_equal(run("del-flows", NULL), 0);
 }
 
+static json_t *trace(const char *opt, const char *state, const char *flow, struct ctl_req *r)
+{
+	char *argv[] = { "trace", (char *)opt, (char *)state, (char *)flow, NULL };
+
+	if (opt)
+		assert_int_equal(ctl_exec(r, 4, argv), 0);
+	else {
+		argv[1] = (char *)flow;
+		assert_int_equal(ctl_exec(r, 2, argv), 0);
+	}
+	return r->data;
+}
+
+static void test_trace_follows_recirculation(void **state)
+{
+	const char *flow = "in_port=p0,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1000,tp_dst=80";
+	struct ctl_req r;
+	json_t *j, *second;
+
+	(void)state;
+	policy("5");
+	j = trace(NULL, NULL, flow, &r);
+	assert_string_equal(json_string_value(json_object_get(j, "datapath_actions")),
+			    "ct(zone=5),recirc(0x2)");
+	second = json_array_get(json_object_get(j, "recirculations"), 0);
+	assert_non_null(second);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(second, "outputs"), 0)),
+			    "p1");
+	assert_non_null(strstr(r.text, "recirc(0x2): conntrack resumes in table 1"));
+	ctl_req_release(&r);
+	/* As an established packet with no mark, the policy drops it. */
+	j = trace("--ct-next", "+trk+est", flow, &r);
+	second = json_array_get(json_object_get(j, "recirculations"), 0);
+	assert_true(json_is_true(json_object_get(second, "drop")));
+	ctl_req_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_stateful_emc_off),
 		cmocka_unit_test(test_zone_from_register),
 		cmocka_unit_test(test_recirc_loop_bounded),
+		cmocka_unit_test(test_trace_follows_recirculation),
 	};
 
 	rcu_register_thread();
