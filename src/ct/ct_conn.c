@@ -261,6 +261,8 @@ static unsigned bucket_collect(uint32_t b, bool (*drop)(const struct ct_conn *, 
 	uint8_t *l = &ct_tab.locks[b % CT_LOCKS];
 	unsigned n = 0;
 
+	if (!__atomic_load_n(&ct_tab.buckets[b], __ATOMIC_RELAXED))
+		return 0;	/* most buckets: no lock, one load */
 	ct_spin_lock(l);
 	for (struct ct_node *nd = ct_tab.buckets[b]; nd && n < max; nd = nd->next) {
 		struct ct_conn *c = ct_node_conn(nd);
@@ -286,7 +288,8 @@ unsigned ct_sweep_step(uint64_t now_ms, unsigned budget)
 	unsigned n_exp = 0;
 
 	ct_reclaim();
-	if (!ct_tab.buckets)
+	/* An empty table costs the control thread nothing. */
+	if (!ct_tab.buckets || !__atomic_load_n(&ct_tab.n_conns, __ATOMIC_RELAXED))
 		return 0;
 	for (unsigned i = 0; i < budget; i++) {
 		uint32_t b = sweep_cursor;
