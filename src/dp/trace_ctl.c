@@ -203,15 +203,15 @@ static int trace_pass(struct ctl_req *req, const struct flow_key *key, struct xl
 		"drop_reason", out->drop ? xlate_drop_names[out->drop] :
 			       out->acts.len == 0 ? "flow_drop" : NULL,
 		"tables", t.steps, "datapath_actions", ds_cstr(&acts), "megaflow", ds_cstr(&mega));
-	DPACT_FOREACH(a, out.acts.data, out.acts.len)
+	DPACT_FOREACH(a, out->acts.data, out->acts.len)
 		if (a->type == DPACT_ROUTE) {
 			uint32_t vrf = ((const struct dpact_id *)a)->id;
 			char r[1024];
 
 			/* The LPM runs per packet: show what it answers now. */
-			l3_trace(vrf, &out.final, r, sizeof(r));
+			l3_trace(vrf, &out->final, r, sizeof(r));
 			ctl_printf(req, "Route: vrf %u: %s\n", vrf, r);
-			json_object_set_new(req->data, "route", json_string(r));
+			json_object_set_new(*res, "route", json_string(r));
 		}
 	ds_destroy(&acts);
 	ds_destroy(&mega);
