@@ -175,13 +175,21 @@ static json_t *port_stats_json(struct port *port)
 	json_t *drops = json_object(), *extra = json_object();
 	struct port_stats st;
 
+	json_t *rxqs = json_array();
+
 	port_stats_get(port, &st, extra);
 	for (int d = 0; d < PORT_DROP_MAX; d++)
 		json_object_set_new(drops, port_drop_names[d], json_integer((json_int_t)st.drops[d]));
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "name", port->name,
+	/* Per rx queue, so one can see whether a multiqueue guest's flows
+	 * really spread over its queues. */
+	for (uint16_t q = 0; q < port->n_rxq; q++)
+		json_array_append_new(rxqs, json_pack("{s:i,s:I,s:I}", "rxq", q,
+			"packets", (json_int_t)COUNTER_READ(port->rxq_stats[q].packets),
+			"bytes", (json_int_t)COUNTER_READ(port->rxq_stats[q].bytes)));
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "name", port->name,
 			 "rx_packets", (json_int_t)st.rx_packets, "rx_bytes", (json_int_t)st.rx_bytes,
 			 "tx_packets", (json_int_t)st.tx_packets, "tx_bytes", (json_int_t)st.tx_bytes,
-			 "drops", drops, "counters", extra);
+			 "drops", drops, "counters", extra, "rxqs", rxqs);
 }
 
 /* Print non-zero integers of an object as "name=value" pairs. */
@@ -199,6 +207,21 @@ static void print_nonzero(struct ctl_req *req, const char *label, json_t *obj)
 	}
 	if (any)
 		ctl_printf(req, "\n");
+}
+
+/* "  rxq 0: N pkts, rxq 1: M pkts" for a port with more than one rx queue. */
+static void print_rxqs(struct ctl_req *req, json_t *rxqs)
+{
+	json_t *q;
+	size_t i;
+
+	if (json_array_size(rxqs) < 2)
+		return;
+	json_array_foreach(rxqs, i, q)
+		ctl_printf(req, "%srxq %lld: %lld pkts", i ? ", " : "  ",
+			   json_integer_value(json_object_get(q, "rxq")),
+			   json_integer_value(json_object_get(q, "packets")));
+	ctl_printf(req, "\n");
 }
 
 static int cmd_stats(struct ctl_req *req)
@@ -237,6 +260,7 @@ static int cmd_stats(struct ctl_req *req)
 			   json_integer_value(json_object_get(o, "tx_bytes")));
 		print_nonzero(req, "  drops: ", json_object_get(o, "drops"));
 		print_nonzero(req, "  counters: ", json_object_get(o, "counters"));
+		print_rxqs(req, json_object_get(o, "rxqs"));
 	}
 	if (req->argc > 1)
 		return 0;

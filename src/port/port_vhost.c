@@ -37,13 +37,43 @@ static inline struct vhost_dev *port_dev(struct port *port)
 	return ((struct vhost_port *)port->priv)->dev;
 }
 
+/*
+ * After a live migration the destination QEMU asks for an announcement
+ * (SEND_RARP) because the guest does not make one itself (no
+ * VIRTIO_NET_F_GUEST_ANNOUNCE). We receive it as if the guest had sent it: a
+ * broadcast RARP request from the guest's MAC, as QEMU's own announce builds,
+ * so the bridge and every switch behind it learn the MAC on this port before
+ * the guest says anything. Returns the packets put in pkts (0 or 1).
+ */
+static uint16_t vhost_rarp_take(struct vhost_dev *dev, struct pkt **pkts)
+{
+	static const uint8_t arp[10] = { 0x80, 0x35, 0, 1, 0x08, 0x00, 6, 4, 0, 3 };
+	uint8_t mac[6];
+	struct pkt *p;
+
+	if (!vhost_dev_take_rarp(dev, mac))
+		return 0;
+	p = pkt_alloc();
+	if (unlikely(!p))
+		return 0;
+	memset(p->data, 0, 60);
+	memset(p->data, 0xff, 6);
+	memcpy(p->data + 6, mac, 6);
+	memcpy(p->data + 12, arp, sizeof(arp));	/* ethertype, htype, ptype, hlen, plen, op */
+	memcpy(p->data + 22, mac, 6);			/* sender MAC, sender IP 0 */
+	memcpy(p->data + 32, mac, 6);			/* target MAC, target IP 0 */
+	p->len = 60;
+	pkts[0] = p;
+	return 1;
+}
+
 static uint16_t vhost_rx_burst(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
 {
 	struct vhost_dev *dev = port_dev(port);
 	struct vq *vq = vhost_vq_get(dev, (uint16_t)(2 * qid + 1));
 	const struct guest_mem *mem;
 	uint64_t bytes = 0;
-	uint16_t got;
+	uint16_t got, rarp = 0;
 
 	if (unlikely(!vq_ready(vq))) {
 		if (unlikely(vq_is_broken(vq)))
@@ -53,7 +83,9 @@ static uint16_t vhost_rx_burst(struct port *port, uint16_t qid, struct pkt **pkt
 	mem = rcu_dereference(dev->mem);
 	if (unlikely(!mem))
 		return 0;
-	got = vq_dequeue_burst(vq, mem, pkts, n);
+	if (unlikely(qid == 0 && __atomic_load_n(&dev->rarp_pending, __ATOMIC_RELAXED)))
+		rarp = vhost_rarp_take(dev, pkts);
+	got = (uint16_t)(rarp + vq_dequeue_burst(vq, mem, pkts + rarp, (uint16_t)(n - rarp)));
 	if (unlikely(vq_is_broken(vq)))
 		vhost_dev_report_broken(dev);
 	if (!got)
