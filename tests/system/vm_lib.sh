@@ -10,7 +10,8 @@
 #       --dev-opts OPTS           extra virtio-net-pci properties (csum=off,...)
 #   vm_wait NAME [SECS]           until the guest answers on its command channel
 #   vm_run NAME [-t SECS] CMD     run CMD in the guest (sh -c), print output, return rc
-#   vm_bg NAME CMD                start CMD in the guest in the background (output to /tmp/bg.*)
+#   vm_bg NAME CMD [TAG]          start CMD in the guest in the background (output to /tmp/bg.TAG)
+#   vm_bg_wait NAME TAG [SECS]    wait for it, print its output, return its status
 #   vm_qmp NAME JSON              one QMP command, prints the "return" JSON
 #   vm_stop NAME                  quit QEMU, wait for it to exit
 #
@@ -28,6 +29,17 @@ VM_ROOT=$(cd "$VM_DIR/../.." && pwd)
 VM_CHAN="$VM_DIR/vm_chan.py"
 VM_BOOT_SECS=${VM_BOOT_SECS:-180}
 declare -A VM_PID VM_NEXT_MAC
+# On failure, show what each guest's QEMU and console said last.
+fail() {
+	echo "FAIL: $*"
+	local d
+	for d in "$T_TMP"/vm-*; do
+		[ -d "$d" ] || continue
+		echo "--- $(basename "$d"): QEMU log and console (last lines)"
+		tail -5 "$d/qemu.log" "$d/console.log" 2>/dev/null
+	done
+	exit 1
+}
 VM_MAC_SEQ=0
 
 # The slow part of a guest test is TCG itself; say it in the output.
@@ -148,7 +160,11 @@ vm_wait() {
 		if [ -S "$d/cmd.sock" ] && python3 "$VM_CHAN" cmd "$d/cmd.sock" 5 true >/dev/null 2>&1; then
 			return 0
 		fi
-		[ "$(date +%s)" -lt "$end" ] || { echo "vm $name: no answer in $secs s; console:" >&2; tail -5 "$d/console.log" >&2; return 1; }
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "vm $name: no answer in $secs s; QEMU state $(awk '{print $3}' "/proc/${VM_PID[$name]}/stat"); console and QEMU log:" >&2
+			tail -5 "$d/console.log" "$d/qemu.log" >&2
+			return 1
+		fi
 		sleep 0.5
 	done
 }
@@ -163,7 +179,18 @@ vm_run() {
 # the background with its output in a file the test can read later.
 vm_bg() {
 	local tag=${3:-job}
-	vm_run "$1" -t 30 "($2) >/tmp/bg.$tag 2>&1 & echo \$! >/tmp/bg.$tag.pid"
+	vm_run "$1" -t 30 "rm -f /tmp/bg.$tag.rc; ( ($2) >/tmp/bg.$tag 2>&1; echo \$? >/tmp/bg.$tag.rc ) & echo \$! >/tmp/bg.$tag.pid"
+}
+
+# vm_bg_wait NAME TAG [SECS]: wait for a vm_bg job, print its output, return its status.
+vm_bg_wait() {
+	local end=$(( $(date +%s) + ${3:-120} ))
+	until vm_run "$1" -t 20 "test -s /tmp/bg.$2.rc" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || { echo "vm $1: job $2 still running" >&2; return 124; }
+		sleep 0.5
+	done
+	vm_run "$1" -t 60 "cat /tmp/bg.$2"
+	return "$(vm_run "$1" -t 20 "cat /tmp/bg.$2.rc")"
 }
 
 vm_qmp() { python3 "$VM_CHAN" qmp "$T_TMP/vm-$1/qmp.sock" "${3:-30}" "$2"; }
