@@ -156,7 +156,12 @@ vm_wait() {
 	local name=$1 secs=${2:-$VM_BOOT_SECS}
 	local d=$T_TMP/vm-$name end=$(( $(date +%s) + secs ))
 	while :; do
-		vm_alive "$name" || { echo "vm $name: QEMU exited: $(tail -3 "$d/qemu.log")" >&2; return 1; }
+		if ! vm_alive "$name"; then
+			local rc=0
+			wait "${VM_PID[$name]}" 2>/dev/null || rc=$?
+			echo "vm $name: QEMU exited (status $rc): $(tail -3 "$d/qemu.log")" >&2
+			return 1
+		fi
 		if [ -S "$d/cmd.sock" ] && python3 "$VM_CHAN" cmd "$d/cmd.sock" 5 true >/dev/null 2>&1; then
 			return 0
 		fi
