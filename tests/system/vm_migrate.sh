@@ -9,14 +9,14 @@
 #   MIG_SWITCH=xviod|ovs    the switch (ovs: OVS-DPDK, for bench/migrate.sh)
 #   MIG_QEMU_SERVER=0|1     1: QEMU owns the sockets, the switch connects
 #                           (the only mode for OVS's dpdkvhostuserclient)
-#   MIG_MAX_GAP_MS          fail above this gap (default 1000: TCG on a busy
+#   MIG_MAX_GAP_MS          fail above this gap (default 2000: TCG on a busy
 #                           host; the 100 ms bar is reported, see the RESULT line)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 SW=${MIG_SWITCH:-xviod}
 QSRV=${MIG_QEMU_SERVER:-0}
 [ "$SW" = ovs ] && QSRV=1
-MAX_GAP=${MIG_MAX_GAP_MS:-1000}
+MAX_GAP=${MIG_MAX_GAP_MS:-2000}
 PING_MS=10
 vm_setup
 

@@ -33,6 +33,13 @@ for p in json.load(sys.stdin)["ports"]:
     print("vm: %s features %s" % (p["name"], " ".join(f)))
 ' || fail "offloads not negotiated"
 
+for vm in vm1 vm2; do
+	k=$(vm_run $vm "ethtool -k eth0")
+	echo "$k" | grep -q "^tx-checksumming: on" && echo "$k" | grep -q "^rx-checksumming: on" ||
+		fail "$vm: checksum offload is not on in the guest: $(echo "$k" | grep checksumming)"
+done
+echo "vm: guests run with tx and rx checksum offload on"
+
 out=$(vm_run vm1 "ping -c 20 -i 0.1 -W 2 10.99.0.2") || fail "vm1 cannot ping vm2: $out"
 read -r loss1 avg1 < <(echo "$out" | vm_ping_stats)
 out=$(vm_run vm2 "ping -c 20 -i 0.1 -W 2 10.99.0.1") || fail "vm2 cannot ping vm1: $out"
