@@ -114,7 +114,7 @@ vm_start() {
 		VM_MAC_SEQ=$((VM_MAC_SEQ + 1))
 		mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ % 256)) $((($$ / 256) % 256)) "$VM_MAC_SEQ")
 	fi
-	local append="console=ttyS0 panic=-1 quiet xvio.name=$name"
+	local append="console=ttyS0 panic=-1 loglevel=5 xvio.name=$name"
 	[ -n "$ip" ] && append+=" xvio.ip=$ip"
 	[ -n "$mtu" ] && append+=" xvio.mtu=$mtu"
 	local args=(-name "$name" -machine "pc,accel=$accel" -m "$mem" -smp "$smp"
@@ -141,10 +141,18 @@ vm_start() {
 	fi
 	[ -n "$incoming" ] && args+=(-incoming "$incoming")
 	echo "qemu-system-x86_64 ${args[*]}" >"$d/cmdline"
-	qemu-system-x86_64 "${args[@]}" >"$d/qemu.log" 2>&1 &
-	VM_PID[$name]=$!
-	T_PIDS+=("$!")
+	printf '%s\0' "${args[@]}" >"$d/args"
+	[ -z "$incoming" ] && touch "$d/may-reboot"
 	VM_NEXT_MAC[$name]=$mac
+	vm_launch "$name"
+}
+
+vm_launch() {
+	local d=$T_TMP/vm-$1 args
+	mapfile -d '' args <"$d/args"
+	qemu-system-x86_64 "${args[@]}" >>"$d/qemu.log" 2>&1 &
+	VM_PID[$1]=$!
+	T_PIDS+=("$!")
 }
 
 # vm_mac NAME: the MAC vm_start gave the guest.
@@ -159,6 +167,16 @@ vm_wait() {
 		if ! vm_alive "$name"; then
 			local rc=0
 			wait "${VM_PID[$name]}" 2>/dev/null || rc=$?
+			# Status 0 before the guest answered is a guest reset during boot
+			# (-no-reboot turns it into an exit): seen now and then under TCG on
+			# a loaded host. Boot it once more, and say so.
+			if [ $rc -eq 0 ] && [ -e "$d/may-reboot" ]; then
+				rm -f "$d/may-reboot" "$d/cmd.sock" "$d/qmp.sock"
+				echo "vm $name: guest reset during boot (console: $(tail -2 "$d/console.log" | tr '\n' ' ')); booting it again" >&2
+				mv "$d/console.log" "$d/console.log.1" 2>/dev/null
+				vm_launch "$name"
+				continue
+			fi
 			echo "vm $name: QEMU exited (status $rc): $(tail -3 "$d/qemu.log")" >&2
 			return 1
 		fi
