@@ -189,7 +189,8 @@ static void test_state_replay(void **state)
 	char dir[] = "/tmp/xvio-ctl-state.XXXXXX", path[128], tmp[160];
 	char *w1[] = { "word", "one", NULL }, *w2[] = { "word", "two\nlines \"q\"", NULL };
 	char *bad[] = { "word", "bad", NULL }, *echo[] = { "echo", "x", NULL };
-	const char *text;
+	char text[4096];
+	struct stat st0, st1;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -202,10 +203,11 @@ static void test_state_replay(void **state)
 	assert_int_equal(run(2, bad), -EINVAL);
 	assert_int_equal(run(2, echo), 0);
 	assert_int_equal(run(2, w2), 0);
-	text = slurp(path);
+	snprintf(text, sizeof(text), "%s", slurp(path));	/* slurp's buffer is reused */
 	assert_string_equal(text, "{\"xviod_state\":1}\n[\"word\",\"one\"]\n"
 			    "[\"word\",\"two\\nlines \\\"q\\\"\"]\n");
 	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(stat(path, &st0), 0);
 	ctl_state_close();
 
 	/* A new daemon: the same configuration, rebuilt by replay alone. */
@@ -214,7 +216,13 @@ static void test_state_replay(void **state)
 	assert_int_equal(n_words, 2);
 	assert_string_equal(words[0], "one");
 	assert_string_equal(words[1], "two\nlines \"q\"");
-	assert_string_equal(slurp(path), text);		/* nothing dropped: not rewritten */
+	assert_string_equal(slurp(path), text);
+	/* Nothing dropped: the file was not replaced (a save renames a new one in). */
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st0.st_ino, st1.st_ino);
+	assert_int_equal(run(2, w1), 0);
+	assert_int_equal(stat(path, &st1), 0);
+	assert_true(st0.st_ino != st1.st_ino);
 	ctl_state_close();
 	snprintf(tmp, sizeof(tmp), "rm -rf %s", dir);
 	assert_int_equal(system(tmp), 0);
