@@ -217,6 +217,8 @@ run_peer_loss() {
 		return 1
 	xctl add-port p2 vhost-user path="$D/s2" && xctl add-port p3 vhost-user path="$D/s3" ||
 		{ fail "add-port p2 p3"; return 1; }
+	# (after xvioctl's connection is surely closed on xviod's side too)
+	sleep 0.5
 	local fds0; fds0=$(nfds "$XPID")
 	xctl add-port p4 vhost-user path="$D/s4" && xctl add-port p5 vhost-user path="$D/s5" ||
 		{ fail "add-port p4 p5"; return 1; }
