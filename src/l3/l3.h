@@ -18,7 +18,11 @@
  * - IPv4/IPv6 to a routed destination: LPM in the VRF → next hop (ECMP by
  *   a hash of the 5-tuple) → source MAC = the router's MAC on the out port,
  *   destination MAC = the neighbour's, TTL/hop limit decremented (IPv4
- *   checksum updated, RFC 1624) → out.
+ *   checksum updated, RFC 1624) → out. A tunnel next hop (remote host +
+ *   VNI/label) decrements the TTL and hands the packet to src/tnl's encap
+ *   (tnl_push_batch), which routes the remote over the underlay. The
+ *   packet's own headers say whether it is IPv4, IPv6 or ARP, so route()
+ *   after pop_mpls (MPLS-over-GRE/UDP decap) routes the inner packet.
  * - no route: ICMP net unreachable / ICMPv6 no route; TTL 1: ICMP time
  *   exceeded — both rate limited per PMD and counted; the packet is dropped.
  * - next hop not resolved yet: ARP request / neighbour solicitation out the
@@ -81,8 +85,7 @@
 	X(ND_IGNORED,     "nd_ignored")         /* drop: ND/ICMPv6 we do not answer */ \
 	X(NEIGH_CONSUMED, "neigh_reply_consumed") /* ARP reply / NA taken in (learned) */ \
 	X(NO_IFACE,       "no_l3_interface")    /* drop: in_port is no interface of the VRF */ \
-	X(NO_BUF,         "l3_no_buf")          /* drop: pool empty for a generated packet */ \
-	X(TUNNEL,         "tunnel_encap_failed") /* drop: tunnel next hop could not encap */
+	X(NO_BUF,         "l3_no_buf")          /* drop: pool empty for a generated packet */
 
 enum l3_counter {
 #define X(e, s) L3_C_##e,
@@ -118,26 +121,22 @@ struct l3_nh {
 	uint8_t has_gw;
 	uint64_t dmac;		/* L3_MAC_RESOLVED | mac; atomic: the neighbour may change */
 	uint8_t smac[6];	/* the router's MAC on port */
-	uint8_t tun_kind;	/* TUNNEL: enum l3_tun_kind */
+	uint8_t tun_kind;	/* TUNNEL: enum tnl_type */
 	uint8_t pad;
 	union {
 		uint8_t gw[16];			/* PORT with has_gw */
 		uint32_t members[L3_ECMP_MAX];	/* ECMP: next-hop ids */
 		struct {
 			uint32_t remote;	/* network order */
-			uint32_t key;		/* VNI or MPLS label */
+			uint32_t key;		/* VNI, GRE key or MPLS label */
 		} tun;
 	};
-	uint8_t pad2[8];
+	/* TUNNEL: the encapsulation (src/tnl) this next hop applies, built
+	 * once by the control thread and freed with the next hop. */
+	const struct dpact_tnl_push *tun_rec;
 };
 
 _Static_assert(sizeof(struct l3_nh) == 64, "one next hop, one cache line");
-
-enum l3_tun_kind {
-	L3_TUN_VXLAN = 1,
-	L3_TUN_MPLSOGRE,
-	L3_TUN_MPLSOUDP,
-};
 
 /* ---- interfaces: the router's side of a port ---- */
 

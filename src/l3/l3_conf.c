@@ -246,8 +246,7 @@ static bool nh_uses_port(uint32_t id, uint16_t port)
 				return true;
 		return false;
 	}
-	return (n->type == L3_NH_PORT || n->type == L3_NH_GLEAN || n->type == L3_NH_TUNNEL) &&
-	       n->port == port;
+	return (n->type == L3_NH_PORT || n->type == L3_NH_GLEAN) && n->port == port;
 }
 
 static void sweep_route(struct l3_route *r, void *aux)

@@ -11,6 +11,7 @@
 #include "../ctl/ctl.h"
 #include "../port/port.h"
 #include "l3_priv.h"
+#include "../tnl/tnl.h"
 
 /* ---- parsing ---- */
 
@@ -244,6 +245,65 @@ static const char *peek_word(const struct nh_words *w)
 	return w->i < w->n ? w->w[w->i] : NULL;
 }
 
+/* "tunnel TYPE remote=IP vni=N|label=N|key=N": encapsulate toward a remote
+ * host (src/tnl routes the remote over the underlay). */
+static int64_t parse_tunnel_nh(struct nh_words *w, struct l3_nh *spec, char *err, size_t errlen)
+{
+	const char *t = next_word(w), *v;
+	enum tnl_type type = t ? tnl_type_from_name(t) : TNL_NONE;
+	bool have_remote = false, have_key = false;
+	unsigned long long key = 0;
+
+	if (type == TNL_NONE) {
+		snprintf(err, errlen, "tunnel %s: unknown type (vxlan, geneve, gre, mplsogre, mplsoudp)",
+			 t ? t : "");
+		return -EINVAL;
+	}
+	spec->type = L3_NH_TUNNEL;
+	spec->tun_kind = (uint8_t)type;
+	spec->port = PORT_ID_NONE;
+	spec->af = 0;
+	while ((v = peek_word(w)) && (!strncmp(v, "remote=", 7) || strchr(v, '='))) {
+		uint8_t af, a[16];
+
+		next_word(w);
+		if (!strncmp(v, "remote=", 7)) {
+			if (l3_parse_ip(v + 7, &af, a) || af != 4) {
+				snprintf(err, errlen, "%s: the remote is an IPv4 address", v);
+				return -EINVAL;
+			}
+			memcpy(&spec->tun.remote, a, 4);
+			have_remote = true;
+		} else if (!strncmp(v, "vni=", 4) || !strncmp(v, "label=", 6) || !strncmp(v, "key=", 4)) {
+			bool label = v[0] == 'l';
+			unsigned long long max = label ? 0xfffff :
+				type == TNL_VXLAN || type == TNL_GENEVE ? 0xffffff : 0xffffffffull;
+
+			if (parse_uint(strchr(v, '=') + 1, 0, max, &key)) {
+				snprintf(err, errlen, "%s: out of range (0-%llu)", v, max);
+				return -EINVAL;
+			}
+			if (label != (type == TNL_MPLSOGRE || type == TNL_MPLSOUDP)) {
+				snprintf(err, errlen, "%s: %s takes %s", v, t,
+					 type == TNL_MPLSOGRE || type == TNL_MPLSOUDP ? "label=" :
+					 type == TNL_GRE ? "key=" : "vni=");
+				return -EINVAL;
+			}
+			have_key = true;
+		} else {
+			snprintf(err, errlen, "%s: unknown tunnel option", v);
+			return -EINVAL;
+		}
+	}
+	if (!have_remote || !have_key) {
+		snprintf(err, errlen, "tunnel %s needs remote=IP and a %s", t,
+			 type == TNL_MPLSOGRE || type == TNL_MPLSOUDP ? "label=N" : "vni=N / key=N");
+		return -EINVAL;
+	}
+	spec->tun.key = (uint32_t)key;
+	return l3_nh_get(spec);
+}
+
 /* "via IP [dev PORT]" or "dev PORT": one next hop of a route in vrf for
  * family af; takes a reference. Returns the id or -errno with err set. */
 static int64_t parse_simple_nh(struct nh_words *w, const struct l3_vrf *vrf, uint8_t af,
@@ -263,10 +323,8 @@ static int64_t parse_simple_nh(struct nh_words *w, const struct l3_vrf *vrf, uin
 		spec.vrf = 0;
 		return l3_nh_get(&spec);
 	}
-	if (!strcmp(k, "tunnel")) {
-		snprintf(err, errlen, "tunnel next hops need the tunnel module (src/tnl), which this build lacks");
-		return -EOPNOTSUPP;
-	}
+	if (!strcmp(k, "tunnel"))
+		return parse_tunnel_nh(w, &spec, err, errlen);
 	if (!strcmp(k, "via")) {
 		uint8_t gaf;
 
@@ -716,7 +774,8 @@ static const struct ctl_cmd l3_cmds[] = {
 	{ "vrf-if-add", "VRF PORT [ADDR/LEN ...] [mac=MAC]", 2, 2 + 2 * L3_MAX_ADDRS + 1,
 	  cmd_vrf_if_add, true },
 	{ "vrf-if-del", "PORT", 1, 1, cmd_vrf_if_del, true },
-	{ "route-add", "VRF PREFIX via IP [dev PORT] | dev PORT | blackhole | ecmp NH NH...", 3, 64,
+	{ "route-add", "VRF PREFIX via IP [dev PORT] | dev PORT | tunnel TYPE remote=IP vni=N|label=N "
+	  "| blackhole | ecmp NH NH...", 3, 64,
 	  cmd_route_add, true },
 	{ "route-del", "VRF PREFIX", 2, 2, cmd_route_del, true },
 	{ "add-routes", "FILE", 1, 1, cmd_add_routes, true },

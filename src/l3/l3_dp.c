@@ -12,6 +12,7 @@
 #include <urcu-qsbr.h>
 
 #include "l3_priv.h"
+#include "../tnl/tnl.h"
 
 #define ETH_HLEN	14
 #define ETH_P_IP	0x0800
@@ -296,7 +297,9 @@ static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const stru
 {
 	const uint8_t *ip = p->data + p->l3_off;
 	const struct l3_nh *n;
-	uint16_t dl_type = __builtin_bswap16(k->dl_type);
+	/* From the packet, not the key: an earlier pop_mpls (MPLS over
+	 * GRE/UDP decap) changed what it carries. */
+	uint16_t dl_type = p->l3_off >= 14 ? rd16(p->data + p->l3_off - 2) : 0;
 	uint8_t af;
 	int64_t id;
 	uint64_t dmac;
@@ -360,7 +363,15 @@ static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const stru
 		to_router(ctx, p, af);
 		return;
 	case L3_NH_TUNNEL:
-		drop(ctx, L3_C_TUNNEL, p);
+		/* Inner MACs: the router's own on both sides (the remote's
+		 * router routes by IP; MPLS types drop the inner Ethernet). */
+		if (unlikely(!forward_rewrite(p, af, n, l3_mac_word(n->smac)))) {
+			icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
+			drop(ctx, L3_C_TTL, p);
+			return;
+		}
+		COUNT(ctx, ROUTED);
+		tnl_push_batch(ctx, n->tun_rec, &p, &k, 1);
 		return;
 	default:
 		drop(ctx, L3_C_BLACKHOLE, p);

@@ -11,6 +11,7 @@
 
 #include "l3_priv.h"
 #include "../port/port.h"
+#include "../tnl/tnl.h"
 
 #define NH_HASH		(1u << 16)
 #define NH_END		UINT32_MAX
@@ -54,6 +55,7 @@ static void nh_identity(const struct l3_nh *n, struct l3_nh *id)
 {
 	*id = *n;
 	id->dmac = 0;
+	id->tun_rec = NULL;
 	memset(id->smac, 0, sizeof(id->smac));
 }
 
@@ -113,6 +115,17 @@ int64_t l3_nh_get(const struct l3_nh *spec)
 		id = nh_used++;
 	else
 		return -ENOSPC;
+	if (n.type == L3_NH_TUNNEL) {
+		struct dpact_buf b = { 0 };
+
+		if (!tnl_encap_put(&b, (enum tnl_type)n.tun_kind, n.tun.remote, n.tun.key,
+				   PORT_ID_NONE, 0)) {
+			dpact_buf_free(&b);
+			nh_free[n_free++] = id;
+			return -ENOMEM;
+		}
+		n.tun_rec = (const void *)b.data;
+	}
 	if (n.type == L3_NH_ECMP)
 		for (unsigned i = 0; i < n.n_members; i++)
 			nh_ctl[n.members[i]].refs++;
@@ -154,6 +167,7 @@ void l3_nh_reclaim(void)
 	while (n_pending) {
 		uint32_t id = nh_pending[--n_pending];
 
+		free((void *)l3_nh_tab[id].tun_rec);
 		memset(&l3_nh_tab[id], 0, sizeof(l3_nh_tab[id]));
 		nh_free[n_free++] = id;
 	}
@@ -186,10 +200,6 @@ static const char *port_label(uint16_t id, char *buf, size_t size)
 	return buf;
 }
 
-static const char *const tun_names[] = {
-	[L3_TUN_VXLAN] = "vxlan", [L3_TUN_MPLSOGRE] = "mplsogre", [L3_TUN_MPLSOUDP] = "mplsoudp",
-};
-
 int l3_nh_format(uint32_t id, char *s, size_t size)
 {
 	const struct l3_nh *n = &l3_nh_tab[id];
@@ -215,11 +225,10 @@ int l3_nh_format(uint32_t id, char *s, size_t size)
 		return snprintf(s, size, "blackhole");
 	case L3_NH_TUNNEL:
 		l3_format_ip(4, (const uint8_t *)&n->tun.remote, ip, sizeof(ip));
-		return snprintf(s, size, "tunnel %s remote=%s %s=%u dev %s",
-				n->tun_kind < ARRAY_SIZE(tun_names) && tun_names[n->tun_kind] ?
-				tun_names[n->tun_kind] : "?", ip,
-				n->tun_kind == L3_TUN_VXLAN ? "vni" : "label", n->tun.key,
-				port_label(n->port, pn, sizeof(pn)));
+		return snprintf(s, size, "tunnel %s remote=%s %s=%u",
+				tnl_type_name((enum tnl_type)n->tun_kind), ip,
+				n->tun_kind == TNL_VXLAN || n->tun_kind == TNL_GENEVE ? "vni" :
+				n->tun_kind == TNL_GRE ? "key" : "label", n->tun.key);
 	case L3_NH_ECMP:
 		len = snprintf(s, size, "ecmp");
 		for (unsigned i = 0; i < n->n_members && (size_t)len < size; i++) {

@@ -479,6 +479,71 @@ static void test_arp_nd_proxy(void **state)
 	assert_int_equal(run("vrf-del 7"), 0);
 }
 
+/* A tunnel next hop: routed packets leave MPLS-over-GRE encapsulated on the
+ * underlay uplink, with the route's label and the inner TTL decremented. */
+static void test_tunnel_nexthop(void **state)
+{
+	struct flow_key k;
+	uint8_t *o;
+
+	(void)state;
+	assert_int_equal(run("underlay-set p3 ip=172.31.0.1/24 mac=02:00:00:00:03:01"), 0);
+	assert_int_equal(run("underlay-neigh-add 172.31.0.2 02:00:00:00:03:02 p3"), 0);
+	assert_int_equal(run("vrf-add 9"), 0);
+	assert_int_equal(run("route-add 9 10.9.0.0/16 tunnel mplsogre remote=172.31.0.2 vni=5"), -EINVAL);
+	assert_int_equal(run("route-add 9 10.9.0.0/16 tunnel mplsogre remote=172.31.0.2"), -EINVAL);
+	assert_int_equal(run("route-add 9 10.9.0.0/16 tunnel bogus remote=172.31.0.2 label=1"), -EINVAL);
+	assert_int_equal(run("route-add 9 10.9.0.0/16 tunnel mplsogre remote=172.31.0.2 label=100"), 0);
+	n_sent = 0;
+	route(ipv4_pkt(0, "10.0.0.1", "10.9.1.2", 64, 7, &k), &k, 9);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 3);
+	o = sent[0].b;
+	assert_memory_equal(o, B(2, 0, 0, 0, 3, 2), 6);
+	assert_int_equal(o[12] << 8 | o[13], 0x0800);
+	assert_int_equal(o[14 + 9], 47);				/* GRE */
+	assert_memory_equal(o + 14 + 16, B(172, 31, 0, 2), 4);
+	assert_int_equal(o[14 + 22] << 8 | o[14 + 23], 0x8847);	/* MPLS unicast */
+	/* Label 100, bottom of stack, then the inner IPv4 with TTL 63. */
+	assert_int_equal((o[38] << 12 | o[39] << 4 | o[40] >> 4), 100);
+	assert_true(o[40] & 1);
+	assert_int_equal(o[42] >> 4, 4);
+	assert_int_equal(o[42 + 8], 63);
+
+	/* The decap side: what an MPLS tunnel port delivers (Ethernet, MPLS
+	 * label 100, inner IPv4), through pop_mpls then route(). */
+	assert_int_equal(run("neigh-add 9 10.0.0.1 02:dd:00:00:00:01 dev p0"), 0);
+	{
+		struct pkt *p = ipv4_pkt(3, "10.9.1.2", "10.0.0.1", 30, 7, &k);
+		struct dpact_buf acts = { 0 };
+		struct dpact_mpls *pop;
+		struct dpact_id *rt;
+		const struct flow_key *kp = &k;
+
+		memmove(p->data + 18, p->data + 14, p->len - 14);
+		p->data[12] = 0x88;
+		p->data[13] = 0x47;
+		memcpy(p->data + 14, B(0, 0x06, 0x41, 0x3f), 4);	/* label 100, BOS, TTL 63 */
+		p->len += 4;
+		flow_extract(p, &k);
+		pop = dpact_put(&acts, DPACT_POP_MPLS);
+		pop->ethertype = 0x0800;
+		rt = dpact_put(&acts, DPACT_ROUTE);
+		rt->id = 9;
+		n_sent = 0;
+		dpact_execute_slow(&ctx, &p, &kp, 1, acts.data, acts.len);
+		dpact_buf_free(&acts);
+		assert_int_equal(n_sent, 1);
+		assert_int_equal(sent[0].port, 0);
+		assert_memory_equal(sent[0].b, B(2, 0xdd, 0, 0, 0, 1), 6);
+		assert_int_equal(sent[0].b[12] << 8 | sent[0].b[13], 0x0800);
+		assert_int_equal(sent[0].b[14 + 8], 29);
+		assert_int_equal(sum(sent[0].b + 14, 20), 0);
+	}
+	assert_int_equal(run("vrf-del 9"), 0);
+	assert_int_equal(run("underlay-del p3"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_forward_v4),
 		cmocka_unit_test(test_ecmp_spread),
 		cmocka_unit_test(test_arp_nd_proxy),
+		cmocka_unit_test(test_tunnel_nexthop),
 	};
 
 	rcu_register_thread();
