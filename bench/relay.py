@@ -308,6 +308,7 @@ class XviodRelay(Relay):
 
 class OvsRelay(Relay):
 	gen_server = True
+	br = "br0"              # a netdev bridge is also a kernel tap of that name
 
 	def start(self):
 		a, d = self.args, self.d
@@ -347,13 +348,13 @@ class OvsRelay(Relay):
 		# DPDK initialises before the control socket exists
 		if self.vsp.poll() is not None:
 			raise RuntimeError("ovs-vswitchd exited:\n" + logtail("ovs-vswitchd"))
-		self.vsctl("--timeout=120", "add-br", "br0", "--", "set", "bridge", "br0",
+		self.vsctl("--timeout=120", "add-br", self.br, "--", "set", "bridge", self.br,
 			   "datapath_type=netdev")
 		for i, s in ((1, self.s0), (2, self.s1)):
-			self.vsctl("--timeout=60", "add-port", "br0", f"vhu{i}", "--", "set",
+			self.vsctl("--timeout=60", "add-port", self.br, f"vhu{i}", "--", "set",
 				   "Interface", f"vhu{i}", "type=dpdkvhostuserclient",
 				   f"options:vhost-server-path={s}", f"ofport_request={i}")
-		self.ofctl("del-flows", "br0")
+		self.ofctl("del-flows", self.br)
 		self.program()
 
 	def program(self):
