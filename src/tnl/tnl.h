@@ -94,6 +94,13 @@ int tnl_output_compile(uint16_t port, const struct flow_key *key, struct dpact_b
 void tnl_push_batch(struct dpact_ctx *ctx, const struct dpact_tnl_push *a, struct pkt **pkts,
 		    const struct flow_key *const *keys, uint16_t n);
 
+/* PMD: encapsulate one packet as tunnel port `port` would, but to remote
+ * (network order) with key (VNI / GRE key / MPLS label): the L3 tunnel next
+ * hop. k may be NULL. Takes ownership (output or counted drop; a port that
+ * is not a tunnel port is `tnl_no_port`). */
+void tnl_push_port(struct dpact_ctx *ctx, uint16_t port, uint32_t remote, uint64_t key,
+		   struct pkt *p, const struct flow_key *k);
+
 /* ---- receive side ---- */
 
 /* Non-zero for the ports that carry an underlay address: the datapath calls

@@ -203,16 +203,41 @@ void tnl_push_batch(struct dpact_ctx *ctx, const struct dpact_tnl_push *a, struc
 		ctx->output(ctx->pmd, up->port->id, pkts, m);
 }
 
+/* The record a tunnel port's settings make, to remote with key. */
+static void push_from_cfg(const struct tnl_port_cfg *pc, uint32_t remote, uint64_t key,
+			  bool has_key, struct dpact_tnl_push *a)
+{
+	*a = (struct dpact_tnl_push){ .type = DPACT_TNL_PUSH, .tnl_type = pc->type,
+				      .port = pc->port, .dst_port = pc->dst_port, .key = key,
+				      .dst = remote, .tos = pc->tos, .ttl = pc->ttl };
+	if (has_key && (pc->type == TNL_GRE || pc->type == TNL_MPLSOGRE))
+		a->flags |= DPACT_TNL_KEY;
+	if (pc->csum)
+		a->flags |= DPACT_TNL_CSUM;
+}
+
+void tnl_push_port(struct dpact_ctx *ctx, uint16_t port, uint32_t remote, uint64_t key,
+		   struct pkt *p, const struct flow_key *k)
+{
+	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
+	struct dpact_tnl_push a;
+
+	if (unlikely(!c || port >= PORT_MAX || !c->port_idx[port])) {
+		tnl_count_drop(ctx->pmd_idx, TNL_DROP_NO_PORT, 1);
+		pkt_free(p);
+		return;
+	}
+	push_from_cfg(&c->ports[c->port_idx[port] - 1], remote, key, true, &a);
+	tnl_push_batch(ctx, &a, &p, &k, 1);
+}
+
 /* A tunnel port's own transmit: what floods, `normal` and group buckets
  * send it. Only the port's fixed remote and key apply (no flow key here). */
 uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **pkts, uint16_t n)
 {
 	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
 	const struct tnl_uplink *up = NULL;
-	struct dpact_tnl_push a = { .type = DPACT_TNL_PUSH, .tnl_type = pc->type,
-				    .port = pc->port, .dst_port = pc->dst_port,
-				    .key = pc->key, .dst = pc->remote, .tos = pc->tos,
-				    .ttl = pc->ttl };
+	struct dpact_tnl_push a;
 	unsigned pmd = qid < DPACT_PMD_MAX ? qid : DPACT_PMD_MAX - 1;
 	uint16_t m;
 
@@ -221,10 +246,7 @@ uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **p
 		pkt_free_bulk(pkts, n);
 		return 0;
 	}
-	if (pc->key_mode == TNL_OPT_FIXED && (pc->type == TNL_GRE || pc->type == TNL_MPLSOGRE))
-		a.flags |= DPACT_TNL_KEY;
-	if (pc->csum)
-		a.flags |= DPACT_TNL_CSUM;
+	push_from_cfg(pc, pc->remote, pc->key, pc->key_mode == TNL_OPT_FIXED, &a);
 	m = encap_batch(pmd, c, &a, pkts, NULL, n, &up);
 	return m ? port_tx_burst(up->port, qid, pkts, m) : 0;
 }

@@ -512,6 +512,13 @@ static void test_rx_decap(void **state)
 	assert_true(got_key.tun_flags & TNL_F_KEY);
 	assert_int_equal(got_key.nw_proto, 17);
 	assert_memory_equal(got_key.dl_src, VM_A, 6);
+	/* The L3 next hop's entry point: the port's type, another key. */
+	reset();
+	p = inner(100, 9);
+	tnl_push_port(&actx, vx->id, PEER, 777, p, NULL);
+	assert_int_equal(out_rec.n, 1);
+	check_outer(out_rec.bytes[0], out_rec.len[0], 17, 4789);
+	assert_int_equal(out_rec.bytes[0][46] << 16 | out_rec.bytes[0][47] << 8 | out_rec.bytes[0][48], 777);
 	/* A VNI nobody takes when the port's key is fixed: counted drop. */
 	assert_int_equal(port_del(vx), 0);
 	{
