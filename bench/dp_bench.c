@@ -204,11 +204,12 @@ int main(int argc, char **argv)
 	}
 	t1 = now_ns();
 	printf("%s %u flows: %u packets in, %lu out, %.1f ns/pkt (incl. frame build); "
-	       "emc hits %lu, megaflow hits %lu, upcalls %lu, emc bypassed %lu\n",
+	       "emc hits %lu, megaflow hits %lu, upcalls %lu, emc bypassed %lu, "
+	       "megaflow subtables %u\n",
 	       argv[1], flows, n_bursts * PKT_BURST, (unsigned long)n_out,
 	       (double)(t1 - t0) / (n_bursts * PKT_BURST), (unsigned long)ctx->n_emc_hits,
 	       (unsigned long)ctx->n_mflow_hits, (unsigned long)ctx->n_upcalls,
-	       (unsigned long)ctx->n_emc_bypassed);
+	       (unsigned long)ctx->n_emc_bypassed, cls_n_subtables(&dp_mflow.cls));
 	for (int i = 0; i < 2; i++)
 		port_del(ports[i]);
 	dp_pmd_destroy(ctx);
