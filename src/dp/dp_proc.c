@@ -217,6 +217,24 @@ fail:
 	return NULL;
 }
 
+/* *d = *s in whole vectors: gcc -O2 copies the 320-byte struct in 8-byte
+ * moves (~43 instructions, callgrind). */
+static inline void key_copy(struct flow_key *d, const struct flow_key *s)
+{
+#if defined(__AVX512F__)
+#pragma GCC unroll 8
+	for (size_t i = 0; i < sizeof(*d) / 64; i++)
+		_mm512_storeu_si512((char *)d + 64 * i, _mm512_loadu_si512((const char *)s + 64 * i));
+#elif defined(__AVX2__)
+#pragma GCC unroll 16
+	for (size_t i = 0; i < sizeof(*d) / 32; i++)
+		_mm256_storeu_si256((__m256i *)(void *)((char *)d + 32 * i),
+				    _mm256_loadu_si256((const __m256i *)(const void *)((const char *)s + 32 * i)));
+#else
+	*d = *s;
+#endif
+}
+
 /* emc_key_eq for the key before it in the burst, first on the words where
  * distinct flows usually differ (addresses, ports), so a burst of many flows
  * does not pay a whole-key compare per packet. */
@@ -326,7 +344,7 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 		 * all-distinct flows pays for few failed compares. */
 		if (i && ctx->emc.enabled && ((same >> (i - 1) & 1) || !(i & 3) || i == 1) &&
 		    flow_extract_same(pkts[i], pkts[i - 1], &ctx->keys[i - 1])) {
-			ctx->keys[i] = ctx->keys[i - 1];
+			key_copy(&ctx->keys[i], &ctx->keys[i - 1]);
 			same |= 1u << i;
 		} else {
 			flow_extract(pkts[i], &ctx->keys[i]);
