@@ -33,8 +33,7 @@ need_cmd ip "apt-get install iproute2"
 need_cmd ping "apt-get install iputils-ping"
 need_cmd iperf3
 need_cmd ethtool
-/usr/bin/python3 -c 'import socket; socket.socket(44, socket.SOCK_RAW, 0)' 2>/dev/null ||
-	skip "no AF_XDP sockets in this kernel (CONFIG_XDP_SOCKETS) or not permitted"
+need_af_xdp
 
 s=$(( $$ % 100000 ))
 NSA=xvxdp$s-a NSB=xvxdp$s-b

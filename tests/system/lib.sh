@@ -5,6 +5,11 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "$1 not installed (${2:-apt-get install $1})"; }
+# need_af_xdp: skip unless this kernel has AF_XDP sockets and we may open one.
+need_af_xdp() {
+	/usr/bin/python3 -c 'import socket; socket.socket(44, socket.SOCK_RAW, 0)' 2>/dev/null ||
+		skip "no AF_XDP sockets in this kernel (CONFIG_XDP_SOCKETS) or not permitted"
+}
 
 XVIOD=${XVIOD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/xviod}
 XVIOCTL=${XVIOCTL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/xvioctl}
