@@ -168,7 +168,10 @@ for mode in native skb; do
 	counters_check "$mode" p1 p2 "$rx0" "$tx0"
 	q0=$(show_get p1 "['info']['queues'][0]['rx_packets']")
 	q1=$(show_get p1 "['info']['queues'][1]['rx_packets']")
-	[ $(( q0 + q1 )) = "$(port_stat p1 "['rx_packets']")" ] || fail "$mode: queue counters do not add up"
+	# Read after show, the total may include a few late TCP packets more.
+	tot=$(port_stat p1 "['rx_packets']")
+	[ "$tot" -ge $(( q0 + q1 )) ] && [ $(( tot - q0 - q1 )) -lt 1000 ] ||
+		fail "$mode: queue counters $q0 + $q1 do not add up to $tot"
 	echo "  p1 rx per queue: $q0 + $q1"
 	xc stats p1 | sed 's/^/  /'
 	# MTU: frames over hB's MTU (+ Ethernet and one VLAN tag) are counted
