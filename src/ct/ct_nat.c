@@ -260,23 +260,22 @@ void ct_nat_packet(struct pkt *p, const struct flow_key *k, const struct ct_conn
 }
 
 void ct_nat_icmp_error(struct pkt *p, const struct flow_key *k, const struct ct_conn *c,
-		       int dir, uint32_t inner_off)
+		       int dir, uint32_t inner_off, uint32_t icmp_len)
 {
 	struct ct_tuple from, to, qfrom, qto;
 	uint8_t *ip = p->data + p->l3_off, *icmp = p->data + p->l4_off;
 	uint8_t *in = p->data + inner_off, *in_l4;
 	bool v6 = c->node[0].t.v6;
 	size_t alen = v6 ? 16 : 4;
-	uint32_t icmp_len, in_hl, in_len;
+	uint32_t in_hl, in_len;
 	uint8_t *osrc = ip + (v6 ? 8 : 12), *odst = ip + (v6 ? 24 : 16);
 	uint64_t d_outer = 0;
 	uint8_t new_src[16], new_dst[16];
 
 	(void)k;
-	if (inner_off >= p->len)
+	if (inner_off >= p->l4_off + icmp_len)
 		return;
-	icmp_len = p->len - p->l4_off;
-	in_len = p->len - inner_off;
+	in_len = p->l4_off + icmp_len - inner_off;
 	in_hl = v6 ? 40 : (in[0] & 0xfu) * 4;
 	if (in_len < in_hl + 8)
 		return;

@@ -252,8 +252,10 @@ enum ct_tmo ct_tcp_tmo(const struct ct_conn *c);
 int ct_nat_setup(struct ct_conn *c, const struct ct_nat *nat);
 /* Rewrite the packet of direction dir of c (addresses, ports, checksums). */
 void ct_nat_packet(struct pkt *p, const struct flow_key *k, const struct ct_conn *c, int dir);
-/* Rewrite an ICMP error quoting c: the outer addresses and the quoted header. */
+/* Rewrite an ICMP error quoting c: the outer addresses and the quoted header.
+ * icmp_len: the ICMP message's length by the IP header (frames may be
+ * padded). */
 void ct_nat_icmp_error(struct pkt *p, const struct flow_key *k, const struct ct_conn *c,
-		       int dir, uint32_t inner_off);
+		       int dir, uint32_t inner_off, uint32_t icmp_len);
 
 #endif

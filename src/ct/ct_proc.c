@@ -286,7 +286,8 @@ static enum ct_tmo other_tmo(const struct ct_conn *c)
 /* A new connection for cp: returns its original node, or NULL with the
  * packet's verdict in *state. */
 static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
-				  const struct ct_action *a, uint64_t now, uint8_t *state)
+				  const struct ct_action *a, uint64_t now, uint8_t *state,
+				  int *tries)
 {
 	enum ct_inv why = CT_INV_NO_MEMORY;
 	struct ct_conn *c = ct_conn_alloc(cp->t.zone, &why);
@@ -314,8 +315,19 @@ static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
 	apply_mark_label(c, a);
 	ct_conn_touch(c, cp->t.proto == PROTO_TCP ? ct_tcp_tmo(c) : other_tmo(c), now);
 	other = ct_conn_insert(c);
-	if (unlikely(other))
-		return other;	/* another PMD created it first; c is gone */
+	if (unlikely(other)) {
+		/* c is gone. Another PMD created this connection first, or
+		 * took the translated tuple NAT picked for it: then pick again
+		 * (bounded: the table only grows so fast). */
+		if (ct_tuple_eq(&other->t, &cp->t))
+			return other;
+		if (++*tries > 3) {
+			INV(pmd, CT_INV_NAT_EXHAUSTED);
+			*state = CS_TRACKED | CS_INVALID;
+			return NULL;
+		}
+		return commit_new(pmd, cp, a, now, state, tries);
+	}
 	COUNTER_ADD(pmd->n_created, 1);
 	return &c->node[CT_DIR_ORIG];
 free:
@@ -344,7 +356,7 @@ static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k, struc
 	dir = n->dir;
 	state = CS_TRACKED | CS_RELATED | (dir == CT_DIR_REPLY ? CS_REPLY_DIR : 0);
 	if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT))) {
-		ct_nat_icmp_error(p, k, c, dir, cp->inner_off);
+		ct_nat_icmp_error(p, k, c, dir, cp->inner_off, cp->l4_len);
 		state |= (c->flags & CT_C_SNAT ? CS_SRC_NAT : 0) |
 			 (c->flags & CT_C_DNAT ? CS_DST_NAT : 0);
 	}
@@ -361,7 +373,7 @@ static void ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
 	struct ct_node *n;
 	struct ct_conn *c;
 	uint8_t state;
-	int dir;
+	int dir, tries = 0;
 
 	if (unlikely(r)) {
 		INV(pmd, r - 1);
@@ -399,7 +411,7 @@ again:
 			return;
 		}
 		state = 0;
-		n = commit_new(pmd, &cp, a, now, &state);
+		n = commit_new(pmd, &cp, a, now, &state, &tries);
 		if (!n) {
 			set_result(k, state, a->zone, NULL, NULL);
 			return;
