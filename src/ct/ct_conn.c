@@ -252,25 +252,28 @@ void ct_reclaim(void)
 	}
 }
 
-/* Collect up to max connections of bucket b that pass keep() == false, by
+/*
+ * Collect up to max connections of bucket b for which drop() says so, by
  * their node in b whose direction is the original one (each connection
- * once). Under the stripe lock so the chain cannot change under us. */
+ * once). Control thread only, and without the stripe lock: only the control
+ * thread frees connections (ct_reclaim), so every node it can reach stays
+ * allocated while it walks, even one a PMD unlinks meanwhile (its next still
+ * leads on). PMDs creating connections never wait for a sweep's walk; they
+ * meet it only in ct_conn_unlink's two short critical sections.
+ */
 static unsigned bucket_collect(uint32_t b, bool (*drop)(const struct ct_conn *, void *),
 			       void *arg, struct ct_conn **out, unsigned max)
 {
-	uint8_t *l = &ct_tab.locks[b % CT_LOCKS];
 	unsigned n = 0;
 
-	if (!__atomic_load_n(&ct_tab.buckets[b], __ATOMIC_RELAXED))
-		return 0;	/* most buckets: no lock, one load */
-	ct_spin_lock(l);
-	for (struct ct_node *nd = ct_tab.buckets[b]; nd && n < max; nd = nd->next) {
+	for (struct ct_node *nd = rcu_dereference(ct_tab.buckets[b]); nd && n < max;
+	     nd = rcu_dereference(nd->next)) {
 		struct ct_conn *c = ct_node_conn(nd);
 
-		if (nd->dir == CT_DIR_ORIG && drop(c, arg))
+		if (nd->dir == CT_DIR_ORIG && !(__atomic_load_n(&c->flags, __ATOMIC_RELAXED) &
+						 CT_C_DEAD) && drop(c, arg))
 			out[n++] = c;
 	}
-	ct_spin_unlock(l);
 	return n;
 }
 
@@ -348,17 +351,13 @@ void ct_walk(ct_walk_fn *fn, void *arg)
 {
 	if (!ct_tab.buckets)
 		return;
-	for (uint32_t b = 0; b <= ct_tab.mask; b++) {
-		uint8_t *l = &ct_tab.locks[b % CT_LOCKS];
-
-		if (!__atomic_load_n(&ct_tab.buckets[b], __ATOMIC_RELAXED))
-			continue;
-		ct_spin_lock(l);
-		for (struct ct_node *nd = ct_tab.buckets[b]; nd; nd = nd->next)
-			if (nd->dir == CT_DIR_ORIG)
+	/* Lock-free, as bucket_collect (control thread only). */
+	for (uint32_t b = 0; b <= ct_tab.mask; b++)
+		for (struct ct_node *nd = rcu_dereference(ct_tab.buckets[b]); nd;
+		     nd = rcu_dereference(nd->next))
+			if (nd->dir == CT_DIR_ORIG &&
+			    !(__atomic_load_n(&ct_node_conn(nd)->flags, __ATOMIC_RELAXED) & CT_C_DEAD))
 				fn(ct_node_conn(nd), arg);
-		ct_spin_unlock(l);
-	}
 }
 
 static struct ct_pmd *pmd_ctrs[64];

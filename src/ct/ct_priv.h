@@ -225,7 +225,8 @@ static inline void ct_conn_touch(struct ct_conn *c, enum ct_tmo tmo, uint64_t no
 		__atomic_store_n(&c->tmo, (uint8_t)tmo, __ATOMIC_RELAXED);
 }
 
-/* Walk every live connection (control thread, as an RCU reader). */
+/* Walk every live connection (control thread only: it is the one that frees
+ * connections, so it may walk without locks). */
 typedef void ct_walk_fn(struct ct_conn *c, void *arg);
 void ct_walk(ct_walk_fn *fn, void *arg);
 
