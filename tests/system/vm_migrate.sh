@@ -32,7 +32,10 @@ sw_start() {
 	local d=$T_TMP/ovs
 	mkdir -p "$d"
 	ovs_env ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-	ovs_env ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --unixctl="$d/db.ctl" \
+	# env execs the daemon, so $! is its PID (a shell function would leave
+	# the daemon orphaned behind a subshell's PID).
+	env OVS_RUNDIR="$d" OVS_DBDIR="$d" OVS_LOGDIR="$d" OVS_SYSCONFDIR="$d" \
+		ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --unixctl="$d/db.ctl" \
 		2>"$d/ovsdb.log" &
 	T_PIDS+=("$!")
 	wait_for 20 test -S "$d/db.sock" || fail "ovsdb-server did not start"
@@ -41,7 +44,8 @@ sw_start() {
 	vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
 		"other_config:dpdk-extra=\"--no-pci --no-huge -m 2048 --legacy-mem --file-prefix=ovsmig$$\"" \
 		"other_config:pmd-cpu-mask=$(printf '%#x' $((1 << ($(nproc) - 1))))"
-	ovs_env "$OVS_VSWITCHD" "unix:$d/db.sock" --unixctl="$d/vswitchd.ctl" \
+	env OVS_RUNDIR="$d" OVS_DBDIR="$d" OVS_LOGDIR="$d" OVS_SYSCONFDIR="$d" \
+		"$OVS_VSWITCHD" "unix:$d/db.sock" --unixctl="$d/vswitchd.ctl" \
 		--log-file="$d/vswitchd.log" 2>/dev/null &
 	OVS_PID=$!
 	T_PIDS+=("$OVS_PID")
