@@ -155,9 +155,6 @@ int sg_parse_rule(int argc, char **argv, struct sg_rule *r, char *err, size_t er
 void sg_format_rule(const struct sg_rule *r, struct ds *ds);
 void sg_format_addr(const struct sg_addr *a, struct ds *ds);
 
-/* Does this build's flow language have the ct action (stateful groups)? */
-bool sg_have_ct(void);
-
 /* Control: counters for `stats`: {"port_security_mac": N, ..., "ports": {name: {..}}}. */
 void sg_stats_json(json_t *obj);
 

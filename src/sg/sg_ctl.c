@@ -106,39 +106,12 @@ static int live_port_id(const char *name, void *aux)
 	return p->id;
 }
 
-static bool any_stateful(const struct sg_conf *c)
-{
-	for (size_t i = 0; i < c->n_ports; i++)
-		for (size_t j = 0; j < c->ports[i].n_groups; j++)
-			for (size_t k = 0; k < c->n_groups; k++)
-				if (!strcmp(c->groups[k].name, c->ports[i].groups[j]) &&
-				    !c->groups[k].stateless)
-					return true;
-	return false;
-}
-
-bool sg_have_ct(void)
-{
-	struct ofctl_flow f;
-	char err[256];
-
-	if (ofctl_parse_flow("actions=ct(zone=1)", OFCTL_ADD, NULL, NULL, &f, err, sizeof(err)))
-		return false;
-	ofctl_flow_destroy(&f);
-	return true;
-}
-
 static int install(const struct sg_conf *c, const char *skip, char *err, size_t errlen)
 {
 	struct skip_port sk = { skip };
 	struct ds text = { 0 };
 	int rc;
 
-	if (any_stateful(c) && !sg_have_ct()) {
-		snprintf(err, errlen, "a stateful security group needs the ct action, which this "
-			 "build lacks (sg-create NAME stateless makes one without conntrack)");
-		return -EOPNOTSUPP;
-	}
 	rc = sg_compile(c, live_port_id, &sk, &text, err, errlen);
 	if (!rc)
 		rc = dp_owned_flows_replace(SG_COOKIE, SG_COOKIE_MASK, ds_cstr(&text), err, errlen);

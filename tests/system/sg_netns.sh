@@ -13,7 +13,7 @@
 #    from 10.78.0.0/24 and nothing else; A admits replies from B by rule.
 #    8080 connects, 8081 does not (sg_ingress_denied counts), ping to B
 #    is blocked, rule hits show in sg-show.
-# 3. the same, stateful (when this build has ct): A has no ingress rule at
+# 3. the same, stateful: A has no ingress rule at
 #    all, so the SYN-ACK of the allowed connection reaches A only as
 #    established traffic; a connection B opens towards A is blocked.
 #    Then IPv6 (port security pins fd78::1/2 and the MAC's link-local
@@ -146,39 +146,31 @@ xc sg-delete cli
 xc sg-delete web
 
 echo "== 3. security groups, stateful"
-if xc ct-flush >/dev/null 2>&1; then
-	xc sg-create web
-	xc sg-rule-add web ingress proto=tcp port=8080 remote=10.78.0.0/24
-	xc sg-create cli
-	xc sg-rule-add cli egress
-	xc sg-bind pb web
-	xc sg-bind pa cli
-	check_groups stateful
-	# IPv6: neighbour discovery passes the groups, TCP needs IPv6 rules.
-	connects "$NSA" 8080 "" fd78::2 && fail "stateful: IPv6 passed with IPv4 rules only"
-	xc sg-rule-add web ingress proto=tcp port=8080 ethertype=ipv6
-	xc sg-rule-add cli egress ethertype=ipv6
-	wait_for 5 connects "$NSA" 8080 "" fd78::2 || fail "stateful: IPv6 to 8080 blocked"
-	connects "$NSA" 8081 "" fd78::2 && fail "stateful: IPv6 to 8081 passed"
-	# B may not open towards A: no ingress rule on A, no egress rule on B.
-	ip netns exec "$NSA" $PY -c "
+xc sg-create web
+xc sg-rule-add web ingress proto=tcp port=8080 remote=10.78.0.0/24
+xc sg-create cli
+xc sg-rule-add cli egress
+xc sg-bind pb web
+xc sg-bind pa cli
+check_groups stateful
+# IPv6: neighbour discovery passes the groups, TCP needs IPv6 rules.
+connects "$NSA" 8080 "" fd78::2 && fail "stateful: IPv6 passed with IPv4 rules only"
+xc sg-rule-add web ingress proto=tcp port=8080 ethertype=ipv6
+xc sg-rule-add cli egress ethertype=ipv6
+wait_for 5 connects "$NSA" 8080 "" fd78::2 || fail "stateful: IPv6 to 8080 blocked"
+connects "$NSA" 8081 "" fd78::2 && fail "stateful: IPv6 to 8081 passed"
+# B may not open towards A: no ingress rule on A, no egress rule on B.
+ip netns exec "$NSA" $PY -c "
 import socket; s = socket.socket(); s.bind(('10.78.0.1', 9090)); s.listen(1); s.settimeout(3)
 try: s.accept()
 except OSError: pass" &
-	lp=$!
-	sleep 0.3
-	connects "$NSB" 9090 "" 10.78.0.1 && fail "stateful: B opened a connection to A"
-	wait $lp || true
-	xc ct-dump | head -5
-	xc sg-unbind pa
-	xc sg-unbind pb
-else
-	echo "(this build has no conntrack yet: stateful groups are refused, checked here)"
-	xc sg-create web
-	out=$(xc sg-bind pb web 2>&1) && fail "stateful bind without ct accepted"
-	echo "$out" | grep -q "needs the ct action" || fail "unexpected refusal: $out"
-	xc sg-delete web
-fi
+lp=$!
+sleep 0.3
+connects "$NSB" 9090 "" 10.78.0.1 && fail "stateful: B opened a connection to A"
+wait $lp || true
+xc ct-dump | head -5
+xc sg-unbind pa
+xc sg-unbind pb
 
 echo "== 4. back to plain switching"
 xc port-security pa off

@@ -314,8 +314,7 @@ static int parser_id(const char *name, uint16_t *id, void *aux)
 	return 0;
 }
 
-/* The compiler speaks the flow language: every line parses (the ct lines
- * once the build has the ct action). */
+/* The compiler speaks the flow language: every line parses. */
 static void test_compile_parses(void **state)
 {
 	struct sg_rule r[4] = { rule("ingress proto=tcp port=22-25 remote=10.0.0.0/8"),
@@ -325,7 +324,6 @@ static void test_compile_parses(void **state)
 				 { .name = "s", .stateless = true, .n_rules = 2, .rules = r } };
 	struct sg_port p[2];
 	struct sg_conf c = { .n_groups = 2, .groups = g, .n_ports = 2, .ports = p };
-	bool ct = sg_have_ct();
 	unsigned n = 0;
 	char *text;
 
@@ -344,8 +342,6 @@ static void test_compile_parses(void **state)
 		next = strchr(line, '\n');
 		assert_non_null(next);
 		*next++ = '\0';
-		if (!ct && strstr(line, "ct("))
-			continue;
 		if (ofctl_parse_flow(line, OFCTL_ADD, parser_id, NULL, &f, err, sizeof(err)))
 			fail_msg("%s: %s", line, err);
 		ofctl_flow_destroy(&f);
@@ -576,15 +572,11 @@ static void test_commands(void **state)
 	assert_int_equal(sec_stat("sg_ingress_denied"), 1);
 	assert_int_equal(n_tx[ports[2]->id % 3], 1);
 
-	/* A stateful group needs ct; without it, binding one is refused whole. */
+	/* Groups of one port are all stateful or all stateless. */
 	assert_int_equal(run("sg-create web"), 0);
-	if (!sg_have_ct()) {
-		assert_int_equal(run("sg-unbind p2"), 0);
-		before = n_owned();
-		assert_int_not_equal(run("sg-bind p2 web"), 0);
-		assert_int_equal(n_owned(), before);
-		assert_int_equal(run("sg-bind p2 dns"), 0);
-	}
+	before = n_owned();
+	assert_int_not_equal(run("sg-bind p2 web"), 0);
+	assert_int_equal(n_owned(), before);
 	assert_int_not_equal(run("sg-delete dns"), 0);	/* bound */
 	assert_int_not_equal(run("port-security p2 off"), 0);	/* groups need it */
 
