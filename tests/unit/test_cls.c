@@ -936,8 +936,12 @@ static void test_bulk_insert(void **state)
 	t1 = mono_ns();
 	print_message("bulk: %zu rules, %u subtables, inserted in %.1f ms\n", n,
 		      cls_n_subtables(&c), (double)(t1 - t0) / 1e6);
+	/* A guard against insertion going quadratic (which would take minutes),
+	 * not the product bar: that is add-flows end to end, bench/addflows.sh.
+	 * Here 200 random masks (200 subtables, random trie prefixes) take about
+	 * 1 s on a quiet 2.3 GHz core, so a tighter bound only measures load. */
 #ifndef __SANITIZE_ADDRESS__
-	assert_true(t1 - t0 < 1000000000ull);
+	assert_true(t1 - t0 < 5000000000ull);
 #endif
 	cls_gc_free(cls_gc_detach(&c));
 	cls_defer(&c);
