@@ -91,6 +91,9 @@ class OvsTnl(R.OvsRelay):
 		br = self.br
 		self.vsctl("add-port", br, "vx0", "--", "set", "Interface", "vx0", "type=vxlan",
 			   "options:remote_ip=flow", "options:key=flow", "ofport_request=3")
+		# OVS makes the netdev bridge's tap persistent: one left by an earlier
+		# repetition (same PID, same name) still holds the addresses.
+		R.subprocess.run(["ip", "addr", "flush", "dev", br], check=True)
 		R.subprocess.run(["ip", "addr", "add", f"{LOCAL_ENC}/24", "dev", br], check=True)
 		R.subprocess.run(["ip", "link", "set", br, "up"], check=True)
 		mac = open(f"/sys/class/net/{br}/address").read().strip()
@@ -107,6 +110,10 @@ class OvsTnl(R.OvsRelay):
 			fh.write("\n".join(lines) + "\n")
 		self.ofctl("del-flows", br)
 		self.ofctl("add-flows", br, f, timeout=600)
+
+	def stop(self):
+		super().stop()
+		R.subprocess.run(["ip", "link", "del", self.br], stderr=R.subprocess.DEVNULL)
 
 	def appctl(self, *argv):
 		r = R.subprocess.run(["ovs-appctl", "-t", f"{self.d}/ovs-vswitchd.ctl"] + list(argv),
