@@ -23,41 +23,9 @@
 #include "dp/dp.h"
 #include "dp/dp_priv.h"
 #include "port/port.h"
+#include "../fake_port.h"
 
 #define N_PORTS	2
-
-struct fake {
-	unsigned n_tx;
-	uint8_t last[128];
-};
-
-static uint16_t fake_rx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
-{
-	(void)port, (void)qid, (void)pkts, (void)n;
-	return 0;
-}
-
-static uint16_t fake_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
-{
-	struct fake *f = port->priv;
-
-	(void)qid;
-	for (uint16_t i = 0; i < n; i++) {
-		memcpy(f->last, pkts[i]->data, MIN(pkts[i]->len, sizeof(f->last)));
-		f->n_tx++;
-		pkt_free(pkts[i]);
-	}
-	return n;
-}
-
-static void fake_close(struct port *port)
-{
-	free(port->priv);
-	port_free(port);
-}
-
-static const struct port_ops fake_ops = { .rx_burst = fake_rx, .tx_burst = fake_tx,
-					  .close = fake_close };
 
 static struct dp_pmd *ctx;
 static struct pkt_pool *pool;
@@ -65,40 +33,16 @@ static struct port *ports[N_PORTS];
 
 static int setup(void **state)
 {
-	char name[8];
-
 	(void)state;
-	pool = pkt_pool_create("test", 512);
-	pkt_pool_set_thread(pool);
-	ctx = dp_pmd_create(0);
-	assert_non_null(ctx);
-	for (int i = 0; i < N_PORTS; i++) {
-		snprintf(name, sizeof(name), "p%d", i);
-		ports[i] = port_alloc(name, "fake", &fake_ops);
-		ports[i]->priv = calloc(1, sizeof(struct fake));
-		assert_int_equal(port_add(ports[i]), 0);
-	}
+	fake_dp_setup(N_PORTS, ports, &ctx, &pool);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < N_PORTS; i++)
-		port_del(ports[i]);
-	dp_pmd_destroy(ctx);
-	pkt_pool_destroy(pool);
+	fake_dp_teardown(N_PORTS, ports, ctx, pool);
 	return 0;
-}
-
-static int run(const char *cmd, const char *arg)
-{
-	char *argv[] = { (char *)cmd, (char *)arg, NULL };
-	struct ctl_req r;
-	int rc = ctl_exec(&r, arg ? 2 : 1, argv);
-
-	ctl_req_release(&r);
-	return rc;
 }
 
 /* A TCP segment between 10.0.0.1 (behind p0) and 10.0.0.2 (behind p1). */
@@ -159,16 +103,16 @@ static void policy(const char *zone)
 {
 	char f[256];
 
-	assert_int_equal(run("del-flows", NULL), 0);
+	assert_int_equal(fake_run("del-flows", NULL), 0);
 	ct_flush(-1);
 	snprintf(f, sizeof(f), "table=0,priority=10,tcp,actions=ct(table=1,zone=%s)", zone);
-	assert_int_equal(run("add-flow", f), 0);
+	assert_int_equal(fake_run("add-flow", f), 0);
 	snprintf(f, sizeof(f), "table=1,priority=20,ct_state=+trk+new,in_port=p0,tcp,tp_dst=80,"
 		 "actions=ct(commit,zone=%s,exec(set_field:0x7->ct_mark)),output:p1", zone);
-	assert_int_equal(run("add-flow", f), 0);
-	assert_int_equal(run("add-flow", "table=1,priority=10,ct_state=+trk+est-rpl,ct_mark=0x7,"
+	assert_int_equal(fake_run("add-flow", f), 0);
+	assert_int_equal(fake_run("add-flow", "table=1,priority=10,ct_state=+trk+est-rpl,ct_mark=0x7,"
 			     "in_port=p0,actions=output:p1"), 0);
-	assert_int_equal(run("add-flow", "table=1,priority=10,ct_state=+trk+est+rpl,ct_zone=5,"
+	assert_int_equal(fake_run("add-flow", "table=1,priority=10,ct_state=+trk+est+rpl,ct_zone=5,"
 			     "in_port=p1,actions=output:p0"), 0);
 }
 
@@ -223,11 +167,11 @@ static void test_stateful_emc_off(void **state)
 static void test_zone_from_register(void **state)
 {
 	(void)state;
-	assert_int_equal(run("del-flows", NULL), 0);
+	assert_int_equal(fake_run("del-flows", NULL), 0);
 	policy("NXM_NX_REG6[0..15]");
 	/* Table 0 now needs reg6 = 5 before ct. */
-	assert_int_equal(run("del-flows", "table=0"), 0);
-	assert_int_equal(run("add-flow", "table=0,priority=10,tcp,actions="
+	assert_int_equal(fake_run("del-flows", "table=0"), 0);
+	assert_int_equal(fake_run("add-flow", "table=0,priority=10,tcp,actions="
 			     "load:5->NXM_NX_REG6[0..15],ct(table=1,zone=NXM_NX_REG6[0..15])"), 0);
 	stateful(true);
 	assert_true(ct_zone_count(5) == 2);
@@ -238,9 +182,9 @@ static void test_recirc_loop_bounded(void **state)
 	uint64_t before = ctx->act.drops[DPACT_DROP_RECIRC_TOO_DEEP];
 
 	(void)state;
-	assert_int_equal(run("del-flows", NULL), 0);
+	assert_int_equal(fake_run("del-flows", NULL), 0);
 	/* A pipeline that recirculates forever is cut after a few passes. */
-	assert_int_equal(run("add-flow", "table=0,priority=1,actions=ct(table=0)"), 0);
+	assert_int_equal(fake_run("add-flow", "table=0,priority=1,actions=ct(table=0)"), 0);
 	assert_int_equal(send1(true, 1, 2, 1, 0, 0x02), -1);
 	assert_int_equal(ctx->act.drops[DPACT_DROP_RECIRC_TOO_DEEP], before + 1);
 }
@@ -252,8 +196,8 @@ static void test_parse_format(void **state)
 	const char *acts;
 
 	(void)state;
-	assert_int_equal(run("del-flows", NULL), 0);
-	assert_int_equal(run("add-flow", "ip,actions=ct(commit,zone=3,table=2,"
+	assert_int_equal(fake_run("del-flows", NULL), 0);
+	assert_int_equal(fake_run("add-flow", "ip,actions=ct(commit,zone=3,table=2,"
 			     "exec(set_field:0x1/0xff->ct_mark,set_field:0x5->ct_label),"
 			     "nat(src=10.0.0.1-10.0.0.9:1000-2000)),output:p1"), 0);
 	assert_int_equal(ctl_exec(&r, 1, argv), 0);
@@ -263,13 +207,13 @@ static void test_parse_format(void **state)
 			    "set_field:0x5->ct_label),nat(src=10.0.0.1-10.0.0.9:1000-2000)),output:p1");
 	ctl_req_release(&r);
 	/* Refused, with nothing added. */
-	assert_int_not_equal(run("add-flow", "ip,actions=ct(exec(set_field:1->ct_mark))"), 0);
-	assert_int_not_equal(run("add-flow", "ip,actions=ct(commit,exec(output:p1))"), 0);
-	assert_int_not_equal(run("add-flow", "ip,actions=ct(nat(dst=10.0.0.1))"), 0);
-	assert_int_not_equal(run("add-flow", "ip,actions=ct(zone=70000)"), 0);
-	assert_int_not_equal(run("add-flow", "ip,actions=ct(commit,nat(src=10.0.0.9-10.0.0.1))"), 0);
-	assert_int_equal(run("add-flow", "ip,actions=ct(commit,nat(dst=[fd00::1]-[fd00::9]:80)),ct_clear,output:p1"), 0);
-	assert_int_equal(run("del-flows", NULL), 0);
+	assert_int_not_equal(fake_run("add-flow", "ip,actions=ct(exec(set_field:1->ct_mark))"), 0);
+	assert_int_not_equal(fake_run("add-flow", "ip,actions=ct(commit,exec(output:p1))"), 0);
+	assert_int_not_equal(fake_run("add-flow", "ip,actions=ct(nat(dst=10.0.0.1))"), 0);
+	assert_int_not_equal(fake_run("add-flow", "ip,actions=ct(zone=70000)"), 0);
+	assert_int_not_equal(fake_run("add-flow", "ip,actions=ct(commit,nat(src=10.0.0.9-10.0.0.1))"), 0);
+	assert_int_equal(fake_run("add-flow", "ip,actions=ct(commit,nat(dst=[fd00::1]-[fd00::9]:80)),ct_clear,output:p1"), 0);
+	assert_int_equal(fake_run("del-flows", NULL), 0);
 }
 
 static json_t *trace(const char *opt, const char *state, const char *flow, struct ctl_req *r)

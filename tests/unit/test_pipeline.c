@@ -25,43 +25,10 @@
 #include "dp/parse.h"
 #include "dp/table.h"
 #include "port/port.h"
+#include "../fake_port.h"
 
 #define N_PORTS		6
 #define OUT_NONE	0xffff	/* dropped */
-
-struct fake {
-	unsigned n_tx;
-	uint32_t seqs[64];	/* of the last burst */
-};
-
-static uint16_t fake_rx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
-{
-	(void)port, (void)qid, (void)pkts, (void)n;
-	return 0;
-}
-
-static uint16_t fake_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
-{
-	struct fake *f = port->priv;
-
-	(void)qid;
-	for (uint16_t i = 0; i < n; i++) {
-		if (f->n_tx < ARRAY_SIZE(f->seqs))
-			memcpy(&f->seqs[f->n_tx], pkts[i]->data + pkts[i]->len - 4, 4);
-		f->n_tx++;
-		pkt_free(pkts[i]);
-	}
-	return n;
-}
-
-static void fake_close(struct port *port)
-{
-	free(port->priv);
-	port_free(port);
-}
-
-static const struct port_ops fake_ops = { .rx_burst = fake_rx, .tx_burst = fake_tx,
-					  .close = fake_close };
 
 static struct dp_pmd *ctx;
 static struct pkt_pool *pool;
@@ -69,40 +36,16 @@ static struct port *ports[N_PORTS];
 
 static int setup(void **state)
 {
-	char name[8];
-
 	(void)state;
-	pool = pkt_pool_create("test", 512);
-	pkt_pool_set_thread(pool);
-	ctx = dp_pmd_create(0);
-	assert_non_null(ctx);
-	for (int i = 0; i < N_PORTS; i++) {
-		snprintf(name, sizeof(name), "p%d", i);
-		ports[i] = port_alloc(name, "fake", &fake_ops);
-		ports[i]->priv = calloc(1, sizeof(struct fake));
-		assert_int_equal(port_add(ports[i]), 0);
-	}
+	fake_dp_setup(N_PORTS, ports, &ctx, &pool);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < N_PORTS; i++)
-		port_del(ports[i]);
-	dp_pmd_destroy(ctx);
-	pkt_pool_destroy(pool);
+	fake_dp_teardown(N_PORTS, ports, ctx, pool);
 	return 0;
-}
-
-static int run(const char *cmd, const char *arg)
-{
-	char *argv[] = { (char *)cmd, (char *)arg, NULL };
-	struct ctl_req r;
-	int rc = ctl_exec(&r, arg ? 2 : 1, argv);
-
-	ctl_req_release(&r);
-	return rc;
 }
 
 /* ---- the model ---- */
@@ -209,7 +152,7 @@ static void add_random_rule(int t, int prio)
 	random_flow(buf, sizeof(buf), t, prio);
 	assert_int_equal(ofctl_parse_flow(buf, OFCTL_ADD, lookup_port, NULL, &r->f, err,
 					  sizeof(err)), 0);
-	assert_int_equal(run("add-flow", buf), 0);
+	assert_int_equal(fake_run("add-flow", buf), 0);
 	n_model[t]++;
 }
 
@@ -281,7 +224,7 @@ static struct pkt *random_packet(uint32_t seq, uint16_t *in)
 
 static void reset_tables(void)
 {
-	assert_int_equal(run("del-flows", NULL), 0);
+	assert_int_equal(fake_run("del-flows", NULL), 0);
 	for (int t = 0; t < 2; t++) {
 		for (int i = 0; i < n_model[t]; i++)
 			ofctl_flow_destroy(&model[t][i].f);
@@ -422,7 +365,7 @@ static void test_emc_adaptive_bypass(void **state)
 	reset_tables();
 	emc_set_enabled(&ctx->emc, true);
 	ctx->emc.adaptive = true;
-	assert_int_equal(run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
 	byp = ctx->n_emc_bypassed;
 	udp_bursts(2000, 60000, &k);		/* 64,000 packets, all distinct */
 	assert_true(ctx->emc.bypass);
@@ -469,7 +412,7 @@ static void test_counters_and_port_removal(void **state)
 
 	(void)state;
 	reset_tables();
-	assert_int_equal(run("add-flow", "priority=10,in_port=p0,actions=output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,actions=output:p1"), 0);
 	for (int i = 0; i < 4; i++)
 		p[i] = random_packet((uint32_t)i, &in);
 	dp_process(ctx, ports[0], p, 4);
@@ -485,11 +428,9 @@ static void test_counters_and_port_removal(void **state)
 								    "n_packets")), 4);
 		ctl_req_release(&r);
 	}
-	extra = port_alloc("gone", "fake", &fake_ops);
-	extra->priv = calloc(1, sizeof(struct fake));
-	assert_int_equal(port_add(extra), 0);
-	assert_int_equal(run("add-flow", "priority=11,in_port=gone,actions=output:p1"), 0);
-	assert_int_equal(run("add-flow", "priority=12,in_port=p2,actions=output:gone"), 0);
+	extra = fake_port_add("gone");
+	assert_int_equal(fake_run("add-flow", "priority=11,in_port=gone,actions=output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=12,in_port=p2,actions=output:gone"), 0);
 	assert_int_equal(table_n_rules(), 3);
 	assert_int_equal(port_del(extra), 0);
 	assert_int_equal(table_n_rules(), 1);
