@@ -296,6 +296,7 @@ int ct_tcp_update(struct ct_conn *c, int dir, const uint8_t *th, uint32_t l4_len
 	struct ct_tcp *st = &c->tcp;
 	uint8_t fl = th[13];
 	int index, old, next;
+	bool seen_reply;
 
 	*kill = 0;
 	if (!ct_tcp_valid_flags(fl))
@@ -370,9 +371,13 @@ in_window:
 	st->state = (uint8_t)next;
 	if (old != next && next == CT_TCP_FIN_WAIT)
 		st->peer[dir].flags |= CT_TCPF_CLOSE_INIT;
-	if (dir == CT_DIR_REPLY && !(c->flags & CT_C_SEEN_REPLY))
+	/* Both tests below read "a reply was seen" as it was before this
+	 * segment, as netfilter does (it sets IPS_SEEN_REPLY after the TCP
+	 * handler): a RST that is the first reply is "only a RST came back". */
+	seen_reply = c->flags & CT_C_SEEN_REPLY;
+	if (dir == CT_DIR_REPLY && !seen_reply)
 		__atomic_or_fetch(&c->flags, CT_C_SEEN_REPLY, __ATOMIC_RELAXED);
-	if (!(c->flags & CT_C_SEEN_REPLY)) {
+	if (!seen_reply) {
 		/* Only a RST came back: no connection was ever made, so
 		 * keep none (netfilter kills it at once too). */
 		if (fl & TH_RST)

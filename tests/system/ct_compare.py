@@ -433,12 +433,6 @@ def run(args):
 # {"verdicts" or "states": why}. Only the named aspect is excused; any other
 # difference in the same scenario still fails.
 EXPECTED_DIFFERENCES = {
-    "tcp_refused_rst_ack": {
-        "states": "xviod keeps a connection refused by RST+ACK in CLOSE until its CLOSE "
-                  "timeout (10 s), as it does any reset connection; netfilter deletes one "
-                  "that never saw a reply to its SYN at once. Verdicts agree: in CLOSE a "
-                  "new SYN on the tuple opens a new connection in both.",
-    },
 }
 
 
