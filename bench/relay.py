@@ -390,6 +390,10 @@ class OvsRelay(Relay):
 	def stop(self):
 		stop(self.vsp, timeout=20)
 		stop(self.dbp)
+		# The netdev datapath's taps are persistent: without this every run
+		# leaves the bridge's and ovs-netdev's interfaces behind.
+		for dev in (self.br, "ovs-netdev"):
+			subprocess.run(["ip", "link", "del", dev], stderr=subprocess.DEVNULL)
 
 
 RELAY_CLASS = {"xviod": XviodRelay, "testpmd": TestpmdRelay, "ovs": OvsRelay}

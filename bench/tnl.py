@@ -111,10 +111,6 @@ class OvsTnl(R.OvsRelay):
 		self.ofctl("del-flows", br)
 		self.ofctl("add-flows", br, f, timeout=600)
 
-	def stop(self):
-		super().stop()
-		R.subprocess.run(["ip", "link", "del", self.br], stderr=R.subprocess.DEVNULL)
-
 	def appctl(self, *argv):
 		r = R.subprocess.run(["ovs-appctl", "-t", f"{self.d}/ovs-vswitchd.ctl"] + list(argv),
 				     capture_output=True, text=True, timeout=30, env=self.env)
