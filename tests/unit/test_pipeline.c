@@ -437,11 +437,38 @@ static void test_counters_and_port_removal(void **state)
 	reset_tables();
 }
 
+/* Deleting a group or meter deletes the rules that name it, and only those;
+ * deleting all of them takes every rule that names any. */
+static void test_del_group_meter_takes_rules(void **state)
+{
+	(void)state;
+	reset_tables();
+	assert_int_equal(fake_run("add-group", "group_id=1,type=all,bucket=output:p1"), 0);
+	assert_int_equal(fake_run("add-group", "group_id=2,type=all,bucket=output:p2"), 0);
+	assert_int_equal(fake_run("add-meter", "meter=1,pktps,band=type=drop,rate=1000"), 0);
+	assert_int_equal(fake_run("add-meter", "meter=2,pktps,band=type=drop,rate=1000"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=20,in_port=p0,actions=group:1"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=21,in_port=p1,actions=group:2"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=22,in_port=p2,actions=meter:1,output:p3"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=23,in_port=p3,actions=meter:2,output:p2"), 0);
+	assert_int_equal(table_n_rules(), 4);
+	assert_int_equal(fake_run("del-groups", "group_id=1"), 0);
+	assert_int_equal(table_n_rules(), 3);
+	assert_int_equal(fake_run("del-meters", "meter=2"), 0);
+	assert_int_equal(table_n_rules(), 2);
+	assert_int_equal(fake_run("del-meters", NULL), 0);
+	assert_int_equal(table_n_rules(), 1);
+	assert_int_equal(fake_run("del-groups", NULL), 0);
+	assert_int_equal(table_n_rules(), 0);
+	reset_tables();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_flows_atomic),
 		cmocka_unit_test(test_counters_and_port_removal),
+		cmocka_unit_test(test_del_group_meter_takes_rules),
 		cmocka_unit_test(test_differential_emc_on),
 		cmocka_unit_test(test_differential_emc_adaptive),
 		cmocka_unit_test(test_differential_emc_off),
