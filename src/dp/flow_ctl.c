@@ -402,13 +402,20 @@ static int cmd_mod_group(struct ctl_req *req)
 	return group_change(req, true);
 }
 
-static bool uses_group(const struct rule *r, void *arg)
+/* Which rules a group or meter deletion takes with it: those whose actions
+ * name that id (or any id of the type, for "all"). */
+struct id_use {
+	int type;		/* OFPACT_GROUP or OFPACT_METER */
+	uint32_t id, all;
+};
+
+static bool uses_id(const struct rule *r, void *arg)
 {
-	uint32_t id = *(const uint32_t *)arg;
+	const struct id_use *u = arg;
 
 	OFPACT_FOREACH(a, r->actions->data, r->actions->len)
-		if (a->type == OFPACT_GROUP &&
-		    (id == OFPG_ALL || ((const struct ofpact_id *)a)->id == id))
+		if (a->type == u->type &&
+		    (u->id == u->all || ((const struct ofpact_id *)a)->id == u->id))
 			return true;
 	return false;
 }
@@ -432,7 +439,7 @@ static int cmd_del_groups(struct ctl_req *req)
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
 	/* OpenFlow: deleting a group deletes the flows that use it. */
-	table_del_if(uses_group, &id);
+	table_del_if(uses_id, &(struct id_use){ OFPACT_GROUP, id, OFPG_ALL });
 	rc = group_del(id);
 	if (rc && !(rc == -ENOENT && id == OFPG_ALL))
 		return ctl_error(req, -rc, "group %u: %s", id, strerror(-rc));
@@ -532,17 +539,6 @@ static int cmd_mod_meter(struct ctl_req *req)
 	return meter_change(req, true);
 }
 
-static bool uses_meter(const struct rule *r, void *arg)
-{
-	uint32_t id = *(const uint32_t *)arg;
-
-	OFPACT_FOREACH(a, r->actions->data, r->actions->len)
-		if (a->type == OFPACT_METER &&
-		    (id == METER_ALL || ((const struct ofpact_id *)a)->id == id))
-			return true;
-	return false;
-}
-
 static int cmd_del_meters(struct ctl_req *req)
 {
 	struct ofctl_meter m;
@@ -555,7 +551,7 @@ static int cmd_del_meters(struct ctl_req *req)
 			       sizeof(err));
 	if (rc)
 		return ctl_error(req, -rc, "%s", err);
-	table_del_if(uses_meter, &m.meter_id);
+	table_del_if(uses_id, &(struct id_use){ OFPACT_METER, m.meter_id, METER_ALL });
 	rc = meter_del(m.meter_id);
 	if (rc && !(rc == -ENOENT && m.meter_id == METER_ALL))
 		return ctl_error(req, -rc, "meter %u: %s", m.meter_id, strerror(-rc));
