@@ -401,6 +401,24 @@ RELAY_CLASS = {"xviod": XviodRelay, "testpmd": TestpmdRelay, "ovs": OvsRelay}
 
 # ---------------------------------------------------------------- one run
 
+def common_args(ap):
+	"""The options every side-by-side bench built on this harness shares
+	(ct.py, tnl.py, vrouter.py), with the same defaults."""
+	ap.add_argument("--reps", type=int, default=3)
+	ap.add_argument("--wait-quiet", type=float, default=120, metavar="SECS")
+	ap.add_argument("--interval", type=float, default=10.0)
+	ap.add_argument("--warmup", type=float, default=2.0)
+	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
+	ap.add_argument("--ring", type=int, default=1024)
+	ap.add_argument("--burst", type=int, default=32)
+	ap.add_argument("--xviod", default=os.environ.get("XVIOD"))
+	ap.add_argument("--xvioctl", default=os.environ.get("XVIOCTL"))
+	ap.add_argument("--out", default=os.path.join(HERE, "results"))
+	ap.add_argument("--no-save", action="store_true")
+	ap.add_argument("--keep", action="store_true")
+	ap.add_argument("-v", "--verbose", action="store_true")
+
+
 def cpu_busy(secs=0.5):
 	"""Fraction of the machine's CPU time busy over secs (before we start
 	anything: other people's compiles or fuzzers skew every figure)."""

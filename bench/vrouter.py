@@ -169,20 +169,8 @@ def main():
 	ap.add_argument("--mplsogre", action="store_true",
 			help="scenario (b) in full: closed loop, laps alternate MPLSoGRE encap and decap")
 	ap.add_argument("--tx-first", type=int, default=16, help="--mplsogre: bursts injected per port")
-	ap.add_argument("--reps", type=int, default=3)
-	ap.add_argument("--wait-quiet", type=float, default=120, metavar="SECS")
-	ap.add_argument("--interval", type=float, default=10.0)
-	ap.add_argument("--warmup", type=float, default=2.0)
+	R.common_args(ap)
 	ap.add_argument("--size", type=int, default=64)
-	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
-	ap.add_argument("--ring", type=int, default=1024)
-	ap.add_argument("--burst", type=int, default=32)
-	ap.add_argument("--xviod", default=os.environ.get("XVIOD"))
-	ap.add_argument("--xvioctl", default=os.environ.get("XVIOCTL"))
-	ap.add_argument("--out", default=os.path.join(R.HERE, "results"))
-	ap.add_argument("--no-save", action="store_true")
-	ap.add_argument("--keep", action="store_true")
-	ap.add_argument("-v", "--verbose", action="store_true")
 	args = ap.parse_args()
 	args.loop = "closed" if args.mplsogre else "open"
 	if args.mplsogre:
