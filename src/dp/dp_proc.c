@@ -209,8 +209,13 @@ fail:
 	/* Not cached (cache full, no memory): this packet still gets the
 	 * decision if there is one; the next one of its flow tries again. */
 	COUNTER_ADD(ctx->n_upcall_fail, 1);
-	if (decided)
-		dpact_execute(&ctx->act, p, key, out.acts.data, out.acts.len);
+	if (decided) {
+		/* On a private key: the caller's may be shared with the packets
+		 * after this one (classify), and actions may write it. */
+		struct flow_key k = *key;
+
+		dpact_execute(&ctx->act, p, &k, out.acts.data, out.acts.len);
+	}
 	else
 		pkt_free(p);
 	dpact_buf_free(&out.acts);
@@ -249,19 +254,31 @@ static inline bool key_same_as_prev(const struct flow_key *a, const struct flow_
 	return emc_key_eq(a, b);
 }
 
+/* Before actions that may write keys (ct fills its fields) run over
+ * pkts[i..j): each packet gets its own key in keys[], where it shares
+ * another's (a frame with the headers of the one before it, see pipeline). */
+static void keys_unshare(const struct flow_key **kp, struct flow_key *keys, uint16_t i, uint16_t j)
+{
+	for (; i < j; i++) {
+		if (kp[i] != &keys[i]) {
+			key_copy(&keys[i], kp[i]);
+			kp[i] = &keys[i];
+		}
+	}
+}
+
 /* Exact-match cache → megaflow cache → (miss) pipeline for n parsed packets,
- * then each megaflow's actions over the run of packets that hit it. keys[]
- * is working storage the actions may write (ct fills its fields). */
-static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *keys, uint16_t n,
-		     uint32_t same, uint64_t now)
+ * then each megaflow's actions over the run of packets that hit it. kp[i] is
+ * packet i's key: &keys[i], or, when bit i of same is set, the key of the
+ * packet before it (same headers, not copied: most megaflows only output,
+ * and read no key). keys[] is working storage the actions may write. */
+static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *keys,
+		     const struct flow_key **kp, uint16_t n, uint32_t same, uint64_t now)
 {
 	struct mflow_entry *flows[PKT_BURST];
-	const struct flow_key *kp[PKT_BURST];
 	uint16_t i, hits = 0, mhits = 0, lookups = 0, ehits = 0;
-	bool use_emc = emc_burst_active(&ctx->emc);
+	bool use_emc = emc_burst_active(&ctx->emc), emc_on = ctx->emc.enabled;
 
-	for (i = 0; i < n; i++)
-		kp[i] = &keys[i];
 	for (i = 0; i < n; i++) {
 		struct mflow_entry *e;
 		uint32_t h = 0;
@@ -269,16 +286,16 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 		/* A burst is mostly one flow: a packet whose key equals the
 		 * one before it takes the same megaflow, with no hash and no
 		 * cache probe (an exact match, like the EMC's). */
-		if (i && flows[i - 1] && ctx->emc.enabled &&
-		    ((same >> i & 1) || key_same_as_prev(&keys[i], &keys[i - 1]))) {
+		if (((same >> i & 1) && flows[i - 1]) ||
+		    (i && flows[i - 1] && emc_on && key_same_as_prev(kp[i], kp[i - 1]))) {
 			flows[i] = flows[i - 1];
 			hits++;
 			continue;
 		}
 		if (use_emc) {
-			h = emc_hash(&keys[i]);
+			h = emc_hash(kp[i]);
 			lookups++;
-			e = emc_lookup(&ctx->emc, &keys[i], h);
+			e = emc_lookup(&ctx->emc, kp[i], h);
 			if (likely(e)) {
 				hits++;
 				ehits++;
@@ -286,22 +303,22 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 				continue;
 			}
 		}
-		if ((e = mflow_lookup(&dp_mflow, &keys[i]))) {
+		if ((e = mflow_lookup(&dp_mflow, kp[i]))) {
 			mhits++;
 			if (use_emc)
-				emc_insert(&ctx->emc, &keys[i], h, e);
+				emc_insert(&ctx->emc, kp[i], h, e);
 		} else {
-			e = upcall(ctx, pkts[i], &keys[i], now);
+			e = upcall(ctx, pkts[i], kp[i], now);
 			if (!e)
 				pkts[i] = NULL;	/* handled */
 			else if (use_emc)
-				emc_insert(&ctx->emc, &keys[i], h, e);
+				emc_insert(&ctx->emc, kp[i], h, e);
 		}
 		flows[i] = e;
 	}
 	if (use_emc)
 		emc_burst_done(&ctx->emc, lookups, ehits);
-	else if (ctx->emc.enabled)
+	else if (emc_on)
 		COUNTER_ADD(ctx->n_emc_bypassed, n);
 	COUNTER_ADD(ctx->n_emc_hits, hits);
 	COUNTER_ADD(ctx->n_mflow_hits, mhits);
@@ -309,6 +326,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 	for (i = 0; i < n;) {
 		struct mflow_entry *e = flows[i];
 		const struct mflow_actions *a;
+		const struct dpact_output *o;
 		uint32_t bytes = 0;
 		uint16_t j = i;
 
@@ -322,7 +340,14 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 		}
 		a = mflow_actions(e);
 		mflow_account(&dp_mflow, ctx->txq, e, j - i, bytes, now);
-		dpact_execute_batch(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i), a->data, a->len);
+		o = (const void *)a->data;
+		if (likely(a->len == sizeof(*o) && o->type == DPACT_OUTPUT)) {
+			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
+		} else {
+			keys_unshare(kp, keys, i, j);
+			dpact_execute_slow(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i),
+					   a->data, a->len);
+		}
 		i = j;
 	}
 }
@@ -330,7 +355,10 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 /* Parse, then classify and act. */
 static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
 {
-	uint32_t same = 0;		/* bit i: key i copied from key i - 1 */
+	const struct flow_key *kp[PKT_BURST];
+	uint32_t same = 0;		/* bit i: packet i has packet i - 1's key */
+	bool prev_same = false;		/* bit i - 1 of same */
+	const bool emc_on = ctx->emc.enabled;
 
 	/* Extract all first: hashing straight after each extract stalls on
 	 * the key's stores (measured, parse_bench). */
@@ -339,18 +367,23 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 			prefetch0(pkts[i + 1]->data);
 		pkts[i]->in_port = in_id;
 		/* A frame whose headers are those of the one before it has its
-		 * key: copied, not parsed (exact-match, so only with the EMC).
+		 * key, shared, not parsed (exact-match, so only with the EMC).
 		 * Tried after a success and on every 4th packet, so a burst of
-		 * all-distinct flows pays for few failed compares. */
-		if (i && ctx->emc.enabled && ((same >> (i - 1) & 1) || !(i & 3) || i == 1) &&
-		    flow_extract_same(pkts[i], pkts[i - 1], &ctx->keys[i - 1])) {
-			key_copy(&ctx->keys[i], &ctx->keys[i - 1]);
+		 * all-distinct flows pays for few failed compares. A frame
+		 * that had its predecessor's headers is as eligible as it. */
+		if (i && emc_on && (prev_same || !(i & 3) || i == 1) &&
+		    (prev_same || flow_same_eligible(pkts[i - 1], kp[i - 1])) &&
+		    flow_same_frame(pkts[i], pkts[i - 1])) {
+			kp[i] = kp[i - 1];
 			same |= 1u << i;
+			prev_same = true;
 		} else {
 			flow_extract(pkts[i], &ctx->keys[i]);
+			kp[i] = &ctx->keys[i];
+			prev_same = false;
 		}
 	}
-	classify(ctx, pkts, ctx->keys, n, same, time_ns());
+	classify(ctx, pkts, ctx->keys, kp, n, same, time_ns());
 }
 
 /*
@@ -366,6 +399,7 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 	       uint16_t n, const struct dpact_recirc *r)
 {
 	struct flow_key keys[PKT_BURST];
+	const struct flow_key *kp[PKT_BURST];
 	const size_t ct_from = offsetof(struct flow_key, ct_mark);
 	const size_t ct_len = offsetof(struct flow_key, dl_dst) - ct_from;
 
@@ -378,11 +412,12 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 		flow_extract(pkts[i], &keys[i]);
 		memcpy((uint8_t *)&keys[i] + ct_from, (const uint8_t *)old[i] + ct_from, ct_len);
 		keys[i].recirc_id = r->table + 1u;
+		kp[i] = &keys[i];
 		keys[i].metadata = r->metadata;
 		memcpy(keys[i].regs, r->regs, sizeof(keys[i].regs));
 	}
 	ctx->recirc_depth++;
-	classify(ctx, pkts, keys, n, 0, time_ns());
+	classify(ctx, pkts, keys, kp, n, 0, time_ns());
 	ctx->recirc_depth--;
 }
 

@@ -164,6 +164,30 @@ static void test_stateful_emc_off(void **state)
 	emc_set_enabled(&ctx->emc, true);
 }
 
+/* A burst of repeated frames: the datapath shares one parsed key between a
+ * frame and the identical one before it (dp_proc.c), and must give each its
+ * own before ct writes into it. Each frame gets what it would alone: the
+ * SYNs to port 80 pass and open one connection, those to 81 are dropped. */
+static void test_burst_of_repeats(void **state)
+{
+	struct pkt *b[6];
+	unsigned n1 = ((struct fake *)ports[1]->priv)->n_tx;
+
+	(void)state;
+	policy("5");
+	b[0] = seg(true, 3000, 80, 100, 0, 0x02);
+	b[1] = seg(true, 3000, 80, 100, 0, 0x02);
+	b[2] = seg(true, 3000, 80, 100, 0, 0x02);
+	b[3] = seg(true, 3001, 81, 100, 0, 0x02);
+	b[4] = seg(true, 3001, 81, 100, 0, 0x02);
+	b[5] = seg(true, 3002, 80, 100, 0, 0x02);
+	dp_process(ctx, ports[0], b, 6);
+	dp_flush(ctx);
+	rcu_quiescent_state();
+	assert_int_equal(((struct fake *)ports[1]->priv)->n_tx - n1, 4);
+	assert_true(ct_zone_count(5) == 2);
+}
+
 static void test_zone_from_register(void **state)
 {
 	(void)state;
@@ -260,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_stateful_emc_on),
 		cmocka_unit_test(test_stateful_emc_off),
 		cmocka_unit_test(test_zone_from_register),
+		cmocka_unit_test(test_burst_of_repeats),
 		cmocka_unit_test(test_recirc_loop_bounded),
 		cmocka_unit_test(test_trace_follows_recirculation),
 	};
