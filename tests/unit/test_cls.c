@@ -677,6 +677,61 @@ static void test_mflow_basic(void **state)
 	mflow_destroy(&mf);
 }
 
+/* Insertion at the default 1-in-100: a key whose set has a free way is
+ * cached at once (a few hundred flows warm up in their first packets);
+ * evicting a live entry stays a 1-in-100 chance. */
+static void test_emc_insert_free_ways(void **state)
+{
+	struct flow_match mt;
+	struct mflow_entry *e;
+	struct mflow mf;
+	struct emc emc;
+	struct flow_key k;
+	bool existed;
+	uint32_t a = 7, cached = 0, evicted = 0;
+
+	(void)state;
+	assert_int_equal(mflow_init(&mf, 1, 4), 0);
+	assert_int_equal(emc_init(&emc, &mf, 0, 1024), 0);	/* 256 sets */
+	memset(&mt, 0, sizeof(mt));
+	mt.mask.in_port = 0xffff;
+	mt.key.in_port = 3;
+	e = mflow_insert(&mf, &mt, &a, sizeof(a), 1, 1, &existed);
+	assert_non_null(e);
+	memset(&k, 0, sizeof(k));
+	k.in_port = 3;
+	/* 64 keys into 256 sets of 4 ways: each finds a free way. */
+	for (uint32_t i = 0; i < 64; i++) {
+		k.nw_src = i;
+		emc_insert(&emc, &k, emc_hash(&k), e);
+	}
+	for (uint32_t i = 0; i < 64; i++) {
+		k.nw_src = i;
+		cached += emc_lookup(&emc, &k, emc_hash(&k)) == e;
+	}
+	assert_int_equal(cached, 64);
+	/* Fill set 0 (hashes w << 8), then offer it 1,000 new keys: ~10 may
+	 * evict. */
+	emc_flush(&emc);
+	for (uint32_t w = 0; w < EMC_WAYS; w++) {
+		k.nw_src = 500000 + w;
+		emc_insert(&emc, &k, w << 8, e);
+		assert_ptr_equal(emc_lookup(&emc, &k, w << 8), e);
+	}
+	for (uint32_t i = 0; i < 1000; i++) {
+		uint64_t before = emc.n_inserts;
+
+		k.nw_src = 1000000 + i;
+		emc_insert(&emc, &k, (4 + i) << 8, e);
+		evicted += emc.n_inserts != before;
+	}
+	assert_true(evicted >= 1 && evicted <= 40);
+	emc_destroy(&emc);
+	mflow_remove(&mf, e);
+	mflow_gc(&mf);
+	mflow_destroy(&mf);
+}
+
 /* ---- concurrency ---- */
 
 #define N_STABLE 64
@@ -1074,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_early_termination),
 		cmocka_unit_test(test_diff_cls),
 		cmocka_unit_test(test_mflow_basic),
+		cmocka_unit_test(test_emc_insert_free_ways),
 		cmocka_unit_test(test_diff_fastpath),
 		cmocka_unit_test(test_concurrent_cls),
 		cmocka_unit_test(test_concurrent_mflow),
