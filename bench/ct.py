@@ -147,7 +147,12 @@ def main():
 	ap.add_argument("--quick", action="store_true", help="1 rep x 3 s (a smoke run)")
 	R.common_args(ap)
 	ap.add_argument("--size", type=int, default=64)
+	ap.add_argument("--print-rules", choices=["ct", "sg"],
+			help="print the xviod-ct or xviod-sg rules (xviod port names) and exit")
 	args = ap.parse_args()
+	if args.print_rules:
+		print("\n".join((ct_flows if args.print_rules == "ct" else sg_flows)("p0", "p1")))
+		return 0
 	args.loop, args.tx_first = "open", 16
 	if args.quick:
 		args.reps, args.interval, args.warmup = 1, 3.0, 1.0

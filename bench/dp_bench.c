@@ -12,6 +12,12 @@
  *   build/bench/dp_bench RULES FLOWS [PACKETS]          # RULES: a file, or "xconnect"
  *   bench/dp_callgrind.sh                               # the instructions-per-packet table
  *
+ * Conntrack (bench/ct.sh's cells): RULES from `bench/ct.sh --print-rules ct`
+ * (ct(commit) on the relay path) or `--print-rules sg` (the security-group
+ * table, ct(table=1) and a second pass). FLOWS "new" is a never-repeating
+ * stream (destination address and then source port walk on, no wrap), so
+ * every measured packet opens a connection: the cost of one new connection.
+ *
  * Natively it prints ns per packet (noise on a loaded machine). Under
  * callgrind only the measured loop is collected (client requests), after a
  * warm-up pass that installs the megaflows and fills the caches.
@@ -25,6 +31,7 @@
 
 #include "core/core.h"
 #include "core/pkt.h"
+#include "ct/ct.h"
 #include "ctl/ctl.h"
 #include "dp/dp.h"
 #include "dp/dp_priv.h"
@@ -58,12 +65,13 @@ static const struct port_ops sink_ops = { .rx_burst = sink_rx, .tx_burst = sink_
 
 static void frame(uint8_t *d, uint32_t k)
 {
+	uint16_t sport = (uint16_t)(1000 + (k >> 24));
 	static const uint8_t hdr[34] = {
 		0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,
 		0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0,
 		10, 254, 0, 0, 10, 253, 0, 0,
 	};
-	uint32_t dst = 0x0afd0000u + k;
+	uint32_t dst = 0x0afd0000u + (k & 0xffffff);
 
 	memset(d, 0, FRAME_LEN);
 	memcpy(d, hdr, sizeof(hdr));
@@ -71,8 +79,8 @@ static void frame(uint8_t *d, uint32_t k)
 	d[31] = (uint8_t)(dst >> 16);
 	d[32] = (uint8_t)(dst >> 8);
 	d[33] = (uint8_t)dst;
-	d[34] = 1000 >> 8;
-	d[35] = 1000 & 255;
+	d[34] = (uint8_t)(sport >> 8);
+	d[35] = (uint8_t)sport;
 	d[36] = 1001 >> 8;
 	d[37] = 1001 & 255;
 	d[39] = 26;
@@ -113,7 +121,8 @@ static char *slurp(const char *path)
 
 static uint32_t next_k;
 
-/* One burst of flowgen's traffic from port in, through the datapath. */
+/* One burst of flowgen's traffic from port in, through the datapath.
+ * flows 0: k never wraps (FLOWS "new"). */
 static void burst(struct dp_pmd *ctx, struct port *in, uint32_t flows, bool measured)
 {
 	struct pkt *p[PKT_BURST];
@@ -148,15 +157,18 @@ int main(int argc, char **argv)
 	struct pkt_pool *pool;
 	struct dp_pmd *ctx;
 	uint32_t flows, n_bursts, warm;
+	bool fresh;
 	uint64_t t0, t1;
+	struct ct_pmd ct0, ct1;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s RULES-FILE|xconnect FLOWS [PACKETS]\n", argv[0]);
+		fprintf(stderr, "usage: %s RULES-FILE|xconnect FLOWS|new [PACKETS]\n", argv[0]);
 		return 2;
 	}
-	flows = (uint32_t)strtoul(argv[2], NULL, 0);
+	fresh = !strcmp(argv[2], "new");
+	flows = fresh ? 0 : (uint32_t)strtoul(argv[2], NULL, 0);
 	n_bursts = (uint32_t)((argc > 3 ? strtoul(argv[3], NULL, 0) : 320000) / PKT_BURST);
-	if (!flows || !n_bursts)
+	if ((!flows && !fresh) || !n_bursts)
 		return 2;
 	rcu_register_thread();
 	pool = pkt_pool_create("bench", 4096);
@@ -189,13 +201,15 @@ int main(int argc, char **argv)
 		free(text);
 	}
 	/* Warm-up: every flow seen at least twice from each port, so the
-	 * megaflows exist and the caches hold what they will hold. */
-	warm = 2 * (flows / PKT_BURST + 1) * 2 + 64;
+	 * megaflows exist and the caches hold what they will hold (a fresh
+	 * stream: enough for the megaflows; its connections stay new). */
+	warm = fresh ? 64 : 2 * (flows / PKT_BURST + 1) * 2 + 64;
 	for (uint32_t b = 0; b < warm; b++) {
 		burst(ctx, ports[b & 1], flows, false);
 		rcu_quiescent_state();
 	}
 	n_out = 0;
+	ct_sum_counters(&ct0);
 	t0 = now_ns();
 	for (uint32_t b = 0; b < n_bursts; b++) {
 		burst(ctx, ports[b & 1], flows, true);
@@ -203,13 +217,16 @@ int main(int argc, char **argv)
 			rcu_quiescent_state();
 	}
 	t1 = now_ns();
-	printf("%s %u flows: %u packets in, %lu out, %.1f ns/pkt (incl. frame build); "
+	ct_sum_counters(&ct1);
+	printf("%s %s flows: %u packets in, %lu out, %.1f ns/pkt (incl. frame build); "
 	       "emc hits %lu, megaflow hits %lu, upcalls %lu, emc bypassed %lu, "
-	       "megaflow subtables %u\n",
-	       argv[1], flows, n_bursts * PKT_BURST, (unsigned long)n_out,
+	       "megaflow subtables %u, ct packets %lu, ct created %lu\n",
+	       argv[1], argv[2], n_bursts * PKT_BURST, (unsigned long)n_out,
 	       (double)(t1 - t0) / (n_bursts * PKT_BURST), (unsigned long)ctx->n_emc_hits,
 	       (unsigned long)ctx->n_mflow_hits, (unsigned long)ctx->n_upcalls,
-	       (unsigned long)ctx->n_emc_bypassed, cls_n_subtables(&dp_mflow.cls));
+	       (unsigned long)ctx->n_emc_bypassed, cls_n_subtables(&dp_mflow.cls),
+	       (unsigned long)(ct1.n_packets - ct0.n_packets),
+	       (unsigned long)(ct1.n_created - ct0.n_created));
 	for (int i = 0; i < 2; i++)
 		port_del(ports[i]);
 	dp_pmd_destroy(ctx);

@@ -189,12 +189,17 @@ static inline void ct_spin_unlock(uint8_t *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+/* rcu_dereference, inline: without _LGPL_SOURCE liburcu makes it a call
+ * into the library per node, and an acquire load is what it amounts to (on
+ * x86 a plain load). */
+#define ct_rcu_load(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+
 /* PMD: the node matching t, or NULL. */
 static inline struct ct_node *ct_lookup(const struct ct_tuple *t, uint32_t hash)
 {
-	struct ct_node *n = rcu_dereference(ct_tab.buckets[hash & ct_tab.mask]);
+	struct ct_node *n = ct_rcu_load(ct_tab.buckets[hash & ct_tab.mask]);
 
-	for (; n; n = rcu_dereference(n->next))
+	for (; n; n = ct_rcu_load(n->next))
 		if (n->hash == hash && ct_tuple_eq(&n->t, t))
 			return n;
 	return NULL;

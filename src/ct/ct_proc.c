@@ -208,11 +208,14 @@ static void fill_orig(struct flow_key *k, const struct ct_tuple *o)
 {
 	k->ct_nw_proto = o->proto;
 	if (o->v6) {
+		k->ct_nw_src = k->ct_nw_dst = 0;
 		memcpy(k->ct_ipv6_src, o->src, 16);
 		memcpy(k->ct_ipv6_dst, o->dst, 16);
 	} else {
 		memcpy(&k->ct_nw_src, o->src, 4);
 		memcpy(&k->ct_nw_dst, o->dst, 4);
+		memset(k->ct_ipv6_src, 0, 16);
+		memset(k->ct_ipv6_dst, 0, 16);
 	}
 	if (o->proto == PROTO_ICMP || o->proto == PROTO_ICMPV6) {
 		/* OVS: ICMP type and code in the transport fields. */
@@ -224,19 +227,28 @@ static void fill_orig(struct flow_key *k, const struct ct_tuple *o)
 	}
 }
 
+/* Every ct field of the key written once (no clear first: this runs per
+ * packet). */
 static void set_result(struct flow_key *k, uint8_t state, uint16_t zone, const struct ct_conn *c,
 		       const struct ct_tuple *orig)
 {
-	ct_clear_key(k);
+	if (!c && !orig) {
+		ct_clear_key(k);
+		k->ct_state = state;
+		k->ct_zone = zone;
+		return;
+	}
 	k->ct_state = state;
 	k->ct_zone = zone;
 	if (c) {
 		k->ct_mark = __atomic_load_n(&c->mark, __ATOMIC_RELAXED);
 		memcpy(k->ct_label, c->label, 16);
-		fill_orig(k, &c->node[CT_DIR_ORIG].t);
-	} else if (orig) {
-		fill_orig(k, orig);
+		orig = &c->node[CT_DIR_ORIG].t;
+	} else {
+		k->ct_mark = 0;
+		memset(k->ct_label, 0, 16);
 	}
+	fill_orig(k, orig);
 }
 
 void ct_clear_key(struct flow_key *k)
@@ -339,8 +351,8 @@ invalid:
 }
 
 /* An ICMP error: +rel to the connection it quotes, translated with it. */
-static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k, struct ct_pkt *cp,
-		    const struct ct_action *a)
+static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
+		    const struct ct_pkt *cp, const struct ct_action *a)
 {
 	struct ct_node *n = ct_lookup(&cp->t, ct_hash(&cp->t));
 	struct ct_conn *c;
@@ -366,9 +378,13 @@ static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k, struc
 }
 
 /* One packet whose tuple (cp, hash h) or failure to have one (r) the batch
- * loop worked out. */
-static void ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
-		   const struct ct_action *a, uint64_t now, struct ct_pkt cp, int r, uint32_t h)
+ * loop worked out. known: the node a lookup of cp->t would find (the
+ * previous packet of the batch had the same tuple), or NULL to look it up.
+ * Returns the node the packet ended on when its verdict came from a live
+ * connection, NULL otherwise. */
+static struct ct_node *ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
+			      const struct ct_action *a, uint64_t now, const struct ct_pkt *cp,
+			      int r, uint32_t h, struct ct_node *known)
 {
 	struct ct_node *n;
 	struct ct_conn *c;
@@ -378,22 +394,25 @@ static void ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
 	if (unlikely(r)) {
 		INV(pmd, r - 1);
 		set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
-		return;
+		return NULL;
 	}
-	if (unlikely(cp.icmp_error)) {
-		related(pmd, p, k, &cp, a);
-		return;
+	if (unlikely(cp->icmp_error)) {
+		related(pmd, p, k, cp, a);
+		return NULL;
 	}
-again:
-	n = ct_lookup(&cp.t, h);
+	n = known;
 	if (!n) {
-		if (cp.icmp_reply) {
+again:
+		n = ct_lookup(&cp->t, h);
+	}
+	if (!n) {
+		if (cp->icmp_reply) {
 			INV(pmd, CT_INV_ICMP_TYPE);
 			set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
-			return;
+			return NULL;
 		}
-		if (cp.t.proto == PROTO_TCP) {
-			uint8_t fl = cp.l4[13];
+		if (cp->t.proto == PROTO_TCP) {
+			uint8_t fl = cp->l4[13];
 
 			/* A connection starts with a SYN (OVS; Linux's loose
 			 * pickup of mid-stream ACKs is off here on purpose). */
@@ -401,20 +420,20 @@ again:
 				INV(pmd, ct_tcp_valid_flags(fl) ? CT_INV_TCP_NO_SYN :
 				    CT_INV_TCP_FLAGS);
 				set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
-				return;
+				return NULL;
 			}
 		}
 		COUNTER_ADD(pmd->n_lookups_new, 1);
 		if (!(a->flags & CT_F_COMMIT)) {
 			/* +new, but nothing is created until a commit. */
-			set_result(k, CS_TRACKED | CS_NEW, a->zone, NULL, &cp.t);
-			return;
+			set_result(k, CS_TRACKED | CS_NEW, a->zone, NULL, &cp->t);
+			return NULL;
 		}
 		state = 0;
-		n = commit_new(pmd, &cp, a, now, &state, &tries);
+		n = commit_new(pmd, cp, a, now, &state, &tries);
 		if (!n) {
 			set_result(k, state, a->zone, NULL, NULL);
-			return;
+			return NULL;
 		}
 		if (n->dir == CT_DIR_ORIG && !(ct_node_conn(n)->flags & CT_C_SEEN_REPLY)) {
 			c = ct_node_conn(n);
@@ -431,11 +450,11 @@ again:
 		ct_conn_unlink(c);
 		goto again;
 	}
-	if (cp.t.proto == PROTO_TCP) {
+	if (cp->t.proto == PROTO_TCP) {
 		int kill;
 
 		ct_spin_lock(&c->lock);
-		r = ct_tcp_update(c, dir, cp.l4, cp.l4_len, &kill);
+		r = ct_tcp_update(c, dir, cp->l4, cp->l4_len, &kill);
 		ct_spin_unlock(&c->lock);
 		if (unlikely(kill == CT_TCP_REOPEN)) {
 			ct_conn_unlink(c);
@@ -446,7 +465,7 @@ again:
 		if (unlikely(r)) {
 			INV(pmd, r - 1);
 			set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
-			return;
+			return NULL;
 		}
 		ct_conn_touch(c, ct_tcp_tmo(c), now);
 	} else {
@@ -464,34 +483,83 @@ again:
 		apply_mark_label(c, a);
 nat:
 	if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT))) {
-		ct_nat_packet(p, k, c, c == ct_node_conn(n) ? n->dir : CT_DIR_ORIG);
+		ct_nat_packet(p, k, c, n->dir);
 		state |= (c->flags & CT_C_SNAT ? CS_SRC_NAT : 0) |
 			 (c->flags & CT_C_DNAT ? CS_DST_NAT : 0);
 	}
 	set_result(k, state, a->zone, c, NULL);
+	return n;
+}
+
+/* The key's ct fields, ct_mark through ct_label: what set_result writes. */
+#define CT_KEY_FROM	offsetof(struct flow_key, ct_mark)
+#define CT_KEY_LEN	(offsetof(struct flow_key, ct_label) + 16 - CT_KEY_FROM)
+
+/*
+ * A packet with the same tuple as the previous one of the batch, which left
+ * a live connection n behind, and that is not TCP (whose every segment moves
+ * the window state). Its verdict is the previous packet's: the same
+ * connection in the same direction, seen-reply already set, the expiry
+ * already moved to this batch's clock, mark and label already applied (they
+ * are idempotent). Only the NAT rewrite is per packet.
+ */
+static void ct_repeat(struct pkt *p, struct flow_key *k, const struct flow_key *prev,
+		      const struct ct_action *a, const struct ct_node *n)
+{
+	const struct ct_conn *c = ct_node_conn(n);
+
+	if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT)))
+		ct_nat_packet(p, k, c, n->dir);
+	memcpy((uint8_t *)k + CT_KEY_FROM, (const uint8_t *)prev + CT_KEY_FROM, CT_KEY_LEN);
 }
 
 /* Tuples and hashes of the whole batch first, prefetching each bucket head,
- * so the table's cache misses overlap instead of following one another. */
+ * so the table's cache misses overlap instead of following one another. A
+ * packet with its predecessor's tuple (a burst of one flow) is neither
+ * hashed nor looked up again: it reuses the node the predecessor ended on
+ * (safe: both run between the same two quiescent states, and a connection
+ * unlinked meanwhile is DEAD and looked up afresh). */
 void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
 		const struct ct_action *a, uint64_t now_ms)
 {
 	struct ct_pkt cp[PKT_BURST];
 	uint32_t h[PKT_BURST];
 	int r[PKT_BURST];
+	bool same[PKT_BURST];
 
 	COUNTER_ADD(pmd->n_packets, n);
 	while (n) {
 		uint16_t m = MIN(n, PKT_BURST);
+		struct ct_node *last = NULL;
 
 		for (uint16_t i = 0; i < m; i++) {
 			r[i] = pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
-			h[i] = r[i] ? 0 : ct_hash(&cp[i].t);
-			if (!r[i])
+			/* The destination first: where flows differ, it fails
+			 * there (flowgen, a fan-out), cheaper than a full compare. */
+			same[i] = i && !r[i] && !r[i - 1] && !cp[i].icmp_error &&
+				  ct_tuple_word(&cp[i].t, 2) == ct_tuple_word(&cp[i - 1].t, 2) &&
+				  ct_tuple_eq(&cp[i].t, &cp[i - 1].t);
+			if (same[i]) {
+				h[i] = h[i - 1];
+			} else if (!r[i]) {
+				h[i] = ct_hash(&cp[i].t);
 				prefetch0(&ct_tab.buckets[h[i] & ct_tab.mask]);
+			}
 		}
-		for (uint16_t i = 0; i < m; i++)
-			ct_one(pmd, pkts[i], keys[i], a, now_ms, cp[i], r[i], h[i]);
+		for (uint16_t i = 0; i < m; i++) {
+			struct ct_node *known = NULL;
+
+			if (same[i] && last &&
+			    !(__atomic_load_n(&ct_node_conn(last)->flags, __ATOMIC_RELAXED) &
+			      CT_C_DEAD)) {
+				if (likely(cp[i].t.proto != PROTO_TCP)) {
+					ct_repeat(pkts[i], keys[i], keys[i - 1], a, last);
+					continue;
+				}
+				known = last;
+			}
+			last = ct_one(pmd, pkts[i], keys[i], a, now_ms, &cp[i], r[i], h[i], known);
+		}
 		pkts += m;
 		keys += m;
 		n = (uint16_t)(n - m);

@@ -685,6 +685,63 @@ struct pmd_probe {
 	uint64_t max_cpu_ns[2], max_wall_ns[2], iterations, created;
 };
 
+/* A burst with runs of one tuple (the batch loop reuses the previous
+ * packet's connection for them) gives every packet exactly the verdict,
+ * key and bytes it gets when each packet is a batch of its own: SNAT'ed UDP
+ * both ways, a retransmitted SYN, echo replies with no request. */
+static void test_burst_same_tuple(void **state)
+{
+	struct ct_action a = { .flags = CT_F_COMMIT | CT_F_NAT };
+	const struct seg out = { .src = "10.6.0.1", .dst = "10.6.0.2", .proto = 17,
+				 .sport = 1000, .dport = 53, .payload = 8 };
+	const struct seg back = { .src = "10.6.0.2", .dst = "192.168.6.1", .proto = 17,
+				  .sport = 53, .dport = 3000, .payload = 8 };
+	const struct seg syn = { .src = "10.6.0.1", .dst = "10.6.0.2", .proto = 6, .sport = 1001,
+				 .dport = 80, .seq = 7, .flags = SYN, .win = 1000 };
+	const struct seg pong = { .src = "10.6.0.9", .dst = "10.6.0.1", .proto = 1,
+				  .icmp_type = 0, .icmp_id = 5 };
+	const struct seg *seq[] = { &out, &out, &out, &back, &back, &out, &out, &syn, &syn,
+				    &pong, &pong, &out };
+	enum { N = ARRAY_SIZE(seq) };
+	struct flow_key kb[N], ks[N], *kp[N];
+	struct pkt *pb[N], *ps[N];
+	const size_t from = offsetof(struct flow_key, ct_mark);
+	const size_t len = offsetof(struct flow_key, ct_label) + 16 - from;
+
+	(void)state;
+	a.nat.flags = CT_NAT_SRC | CT_NAT_ADDR | CT_NAT_PORT;
+	inet_pton(AF_INET, "192.168.6.1", a.nat.addr_min);
+	inet_pton(AF_INET, "192.168.6.1", a.nat.addr_max);
+	a.nat.port_min = a.nat.port_max = 3000;
+	for (int i = 0; i < N; i++) {
+		pb[i] = mk(seq[i], &kb[i]);
+		kp[i] = &kb[i];
+	}
+	ct_execute(&ctrs, pb, kp, N, &a, now_ms);
+	assert_int_equal(ctrs.n_created, 2);
+	assert_int_equal(ctrs.invalid[CT_INV_ICMP_TYPE], 2);
+	ct_flush(-1);
+	for (int i = 0; i < N; i++)
+		ps[i] = run_keep(&a, seq[i], &ks[i]);
+	assert_int_equal(ctrs.n_created, 4);
+	assert_int_equal(ctrs.invalid[CT_INV_ICMP_TYPE], 4);
+	for (int i = 0; i < N; i++) {
+		assert_memory_equal((uint8_t *)&kb[i] + from, (uint8_t *)&ks[i] + from, len);
+		assert_memory_equal(&kb[i].nw_src, &ks[i].nw_src, 8);
+		assert_int_equal(pb[i]->len, ps[i]->len);
+		assert_memory_equal(pb[i]->data, ps[i]->data, pb[i]->len);
+		assert_true(csums_ok(pb[i]));
+		pkt_free(pb[i]);
+		pkt_free(ps[i]);
+	}
+	assert_int_equal(kb[0].ct_state, TRK | NEW | CS_SRC_NAT);
+	assert_int_equal(kb[2].ct_state, TRK | NEW | CS_SRC_NAT);
+	assert_int_equal(kb[4].ct_state, TRK | EST | RPL | CS_SRC_NAT);
+	assert_int_equal(kb[6].ct_state, TRK | EST | CS_SRC_NAT);
+	assert_int_equal(kb[8].ct_state, TRK | NEW | CS_SRC_NAT);
+	assert_int_equal(kb[10].ct_state, TRK | INVL);
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -844,6 +901,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snat_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dnat_udp_v6_and_icmp_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snat_icmp_error_translated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_same_tuple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_million_expire_no_stall, setup, teardown),
 	};
 
