@@ -39,22 +39,11 @@ s=$(( $$ % 100000 ))
 NSA=xvxdp$s-a NSB=xvxdp$s-b
 HA=xx${s}ha HB=xx${s}hb VA=xx${s}va VB=xx${s}vb
 
-ip netns add "$NSA" 2>/dev/null || skip "cannot create network namespaces here"
-T_CLEANUP+=("ip netns del $NSA")
-ip netns add "$NSB"
-T_CLEANUP+=("ip netns del $NSB")
+netns_add "$NSA" "$NSB"
 for side in "$HA $VA $NSA 10.78.0.1" "$HB $VB $NSB 10.78.0.2"; do
 	set -- $side
-	ip link add "$1" numtxqueues 2 numrxqueues 2 type veth peer name "$2" \
-		numtxqueues 2 numrxqueues 2
-	T_CLEANUP+=("ip link del $1")
-	ip link set "$2" netns "$3"
-	ip -n "$3" link set lo up
-	ip -n "$3" addr add "$4/24" dev "$2"
-	ip -n "$3" link set "$2" up
+	veth_to_ns "$1" "$2" "$3" "$4/24" numtxqueues 2 numrxqueues 2
 	ip netns exec "$3" ethtool -K "$2" tx off tso off gso off >/dev/null
-	sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" 2>/dev/null || true
-	ip link set "$1" up
 done
 
 start_xviod

@@ -26,13 +26,7 @@ s=$(( $$ % 100000 ))
 H1=xvl2h$s-1 H2=xvl2h$s-2
 NSS=("$H1" "$H2")
 for t in a1 b1 a2 b2; do NSS+=("xvl2h$s-$t"); done
-for n in "${NSS[@]}"; do
-	ip netns add "$n" 2>/dev/null || skip "cannot create network namespaces here"
-	T_CLEANUP+=("ip netns del $n")
-	ip -n "$n" link set lo up
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || true
-done
+netns_add "${NSS[@]}"
 ip link add u1 netns "$H1" type veth peer name u2 netns "$H2"
 ip -n "$H1" link set u1 up
 ip -n "$H2" link set u2 up

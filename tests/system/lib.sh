@@ -66,3 +66,41 @@ json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys
 
 # cpu_ticks PID: utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# netns_add NS...: namespaces, deleted at exit, with lo up and IPv6 off (no
+# router solicitations or DAD in the captures and counters). Skips the test
+# when namespaces cannot be made here.
+netns_add() {
+	local n
+	for n in "$@"; do
+		ip netns add "$n" 2>/dev/null || skip "cannot create network namespaces here"
+		T_CLEANUP+=("ip netns del $n")
+		ip -n "$n" link set lo up
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || true
+	done
+}
+
+# veth_to_ns HOST PEER NS ADDR/LEN [veth options...]: a veth pair, deleted at
+# exit; PEER goes into NS with ADDR, both ends up, HOST (xviod's side)
+# without IPv6. The options (e.g. numtxqueues 2) apply to both ends.
+veth_to_ns() {
+	local h=$1 v=$2 ns=$3 addr=$4
+	shift 4
+	ip link add "$h" "$@" type veth peer name "$v" "$@"
+	T_CLEANUP+=("ip link del $h")
+	ip link set "$v" netns "$ns"
+	ip -n "$ns" addr add "$addr" dev "$v"
+	ip -n "$ns" link set "$v" up
+	sysctl -qw "net.ipv6.conf.$h.disable_ipv6=1" 2>/dev/null || true
+	ip link set "$h" up
+}
+
+# kernel_vxlan NS DEV VNI LOCAL REMOTE ADDR/LEN: Linux's own VXLAN device,
+# "vx", in NS over DEV (UDP 4789), with ADDR. Skips without kernel VXLAN.
+kernel_vxlan() {
+	ip -n "$1" link add vx type vxlan id "$3" remote "$5" local "$4" dstport 4789 \
+		dev "$2" 2>/dev/null || skip "kernel has no vxlan"
+	ip -n "$1" addr add "$6" dev vx
+	ip -n "$1" link set vx up
+}

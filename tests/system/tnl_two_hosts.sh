@@ -21,13 +21,7 @@ need_cmd dumpcap "apt-get install tshark"
 
 s=$(( $$ % 100000 ))
 H1=xvth$s-1 H2=xvth$s-2 TA=xvth$s-a TB=xvth$s-b
-for n in "$H1" "$H2" "$TA" "$TB"; do
-	ip netns add "$n" 2>/dev/null || skip "cannot create network namespaces here"
-	T_CLEANUP+=("ip netns del $n")
-	ip -n "$n" link set lo up
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || true
-done
+netns_add "$H1" "$H2" "$TA" "$TB"
 ip link add u1 netns "$H1" type veth peer name u2 netns "$H2"
 ip link add hA netns "$H1" type veth peer name vA netns "$TA"
 ip link add hB netns "$H2" type veth peer name vB netns "$TB"

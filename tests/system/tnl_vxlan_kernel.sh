@@ -25,32 +25,11 @@ s=$(( $$ % 100000 ))
 NST=xvtv$s-t NSK=xvtv$s-k
 HT=xv${s}ht VT=xv${s}vt HU=xv${s}hu VU=xv${s}vu
 
-ip netns add "$NST" 2>/dev/null || skip "cannot create network namespaces here"
-T_CLEANUP+=("ip netns del $NST")
-ip netns add "$NSK"
-T_CLEANUP+=("ip netns del $NSK")
-ip link add "$HT" type veth peer name "$VT"
-T_CLEANUP+=("ip link del $HT")
-ip link add "$HU" type veth peer name "$VU"
-T_CLEANUP+=("ip link del $HU")
-ip link set "$VT" netns "$NST"
-ip link set "$VU" netns "$NSK"
-ip -n "$NST" link set lo up
-ip -n "$NST" addr add 10.78.0.1/24 dev "$VT"
-ip -n "$NST" link set "$VT" mtu 1450 up
-ip -n "$NSK" link set lo up
-ip -n "$NSK" addr add 192.168.78.2/24 dev "$VU"
-ip -n "$NSK" link set "$VU" up
-ip -n "$NSK" link add vx type vxlan id 5001 remote 192.168.78.1 local 192.168.78.2 \
-	dstport 4789 dev "$VU" 2>/dev/null || skip "kernel has no vxlan"
-ip -n "$NSK" addr add 10.78.0.2/24 dev vx
-ip -n "$NSK" link set vx up
-for h in "$HT" "$HU"; do
-	sysctl -qw "net.ipv6.conf.$h.disable_ipv6=1" 2>/dev/null || true
-	ip link set "$h" up
-done
-ip netns exec "$NST" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
-ip netns exec "$NSK" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || true
+netns_add "$NST" "$NSK"
+veth_to_ns "$HT" "$VT" "$NST" 10.78.0.1/24
+ip -n "$NST" link set "$VT" mtu 1450
+veth_to_ns "$HU" "$VU" "$NSK" 192.168.78.2/24
+kernel_vxlan "$NSK" "$VU" 5001 192.168.78.2 192.168.78.1 10.78.0.2/24
 
 start_xviod
 xc add-port ten0 af_packet dev="$HT"
