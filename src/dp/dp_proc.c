@@ -267,6 +267,8 @@ static void keys_unshare(const struct flow_key **kp, struct flow_key *keys, uint
 	}
 }
 
+_Static_assert(PKT_BURST <= 32, "classify: the same bits are a uint32_t");
+
 /* Exact-match cache → megaflow cache → (miss) pipeline for n parsed packets,
  * then each megaflow's actions over the run of packets that hit it. kp[i] is
  * packet i's key: &keys[i], or, when bit i of same is set, the key of the
@@ -278,6 +280,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 	struct mflow_entry *flows[PKT_BURST];
 	uint16_t i, hits = 0, mhits = 0, lookups = 0, ehits = 0;
 	bool use_emc = emc_burst_active(&ctx->emc), emc_on = ctx->emc.enabled;
+	const uint64_t same64 = same;	/* shifted by up to PKT_BURST */
 
 	for (i = 0; i < n; i++) {
 		struct mflow_entry *e;
@@ -286,11 +289,10 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 		/* A burst is mostly one flow: a packet whose key equals the
 		 * one before it takes the same megaflow, with no hash and no
 		 * cache probe (an exact match, like the EMC's). */
-		if (((same >> i & 1) && flows[i - 1]) ||
-		    (i && flows[i - 1] && emc_on && key_same_as_prev(kp[i], kp[i - 1]))) {
-			flows[i] = flows[i - 1];
+		if (i && flows[i - 1] && emc_on && key_same_as_prev(kp[i], kp[i - 1])) {
+			e = flows[i - 1];
 			hits++;
-			continue;
+			goto found;
 		}
 		if (use_emc) {
 			h = emc_hash(kp[i]);
@@ -299,8 +301,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			if (likely(e)) {
 				hits++;
 				ehits++;
-				flows[i] = e;
-				continue;
+				goto found;
 			}
 		}
 		if ((e = mflow_lookup(&dp_mflow, kp[i]))) {
@@ -309,12 +310,27 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 				emc_insert(&ctx->emc, kp[i], h, e);
 		} else {
 			e = upcall(ctx, pkts[i], kp[i], now);
-			if (!e)
+			if (!e) {
 				pkts[i] = NULL;	/* handled */
-			else if (use_emc)
+				flows[i] = NULL;
+				continue;
+			}
+			if (use_emc)
 				emc_insert(&ctx->emc, kp[i], h, e);
 		}
+found:
 		flows[i] = e;
+		/* The frames right after it that share its key (pipeline) take
+		 * its megaflow, whole runs at a time. */
+		if (same64 >> (i + 1) & 1) {
+			/* Bits n and up are clear: the run ends in the burst. */
+			uint32_t run = (uint32_t)__builtin_ctzll(~(same64 >> (i + 1)));
+
+			for (uint32_t k = 1; k <= run; k++)
+				flows[i + k] = e;
+			hits = (uint16_t)(hits + run);
+			i = (uint16_t)(i + run);
+		}
 	}
 	if (use_emc)
 		emc_burst_done(&ctx->emc, lookups, ehits);
