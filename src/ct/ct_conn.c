@@ -105,7 +105,7 @@ uint32_t ct_zone_count(uint16_t zone)
 	return __atomic_load_n(&zone_count[zone], __ATOMIC_RELAXED);
 }
 
-struct ct_conn *ct_conn_alloc(uint16_t zone, enum ct_inv *why)
+struct ct_conn *ct_conn_alloc(uint16_t zone, uint8_t proto, enum ct_inv *why)
 {
 	uint32_t lim = __atomic_load_n(&zone_limit[zone], __ATOMIC_RELAXED);
 	struct ct_conn *c;
@@ -122,7 +122,9 @@ struct ct_conn *ct_conn_alloc(uint16_t zone, enum ct_inv *why)
 		*why = CT_INV_LIMIT;
 		goto err_zone;
 	}
-	c = calloc(1, sizeof(*c));
+	/* Only TCP has window state: the others end before it (72 bytes of
+	 * the ~240 each connection costs). */
+	c = calloc(1, proto == 6 ? sizeof(*c) : offsetof(struct ct_conn, tcp));
 	if (!c) {
 		*why = CT_INV_NO_MEMORY;
 		goto err_zone;

@@ -154,7 +154,7 @@ struct ct_conn {
 	uint8_t pad;
 	uint8_t label[16];
 	struct ct_conn *gc_next;
-	struct ct_tcp tcp;	/* TCP only; the rest of the struct for others */
+	struct ct_tcp tcp;	/* TCP only: not even allocated for others */
 };
 
 static inline struct ct_conn *ct_node_conn(const struct ct_node *n)
@@ -206,8 +206,9 @@ static inline struct ct_node *ct_lookup(const struct ct_tuple *t, uint32_t hash)
 }
 
 /* PMD: allocate a connection (zeroed) for the zone, honouring the limits;
- * NULL with *why set. */
-struct ct_conn *ct_conn_alloc(uint16_t zone, enum ct_inv *why);
+ * NULL with *why set. A connection whose protocol is not TCP has no tcp
+ * member (the allocation ends before it). */
+struct ct_conn *ct_conn_alloc(uint16_t zone, uint8_t proto, enum ct_inv *why);
 void ct_conn_free_now(struct ct_conn *c);
 /* PMD: link c (both nodes filled). If a connection with either tuple exists
  * (another PMD won the race), c is freed and the existing node for the

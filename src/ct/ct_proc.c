@@ -302,7 +302,7 @@ static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
 				  int *tries)
 {
 	enum ct_inv why = CT_INV_NO_MEMORY;
-	struct ct_conn *c = ct_conn_alloc(cp->t.zone, &why);
+	struct ct_conn *c = ct_conn_alloc(cp->t.zone, cp->t.proto, &why);
 	struct ct_node *other;
 	int r;
 
