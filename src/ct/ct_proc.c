@@ -513,6 +513,26 @@ static void ct_repeat(struct pkt *p, struct flow_key *k, const struct flow_key *
 	memcpy((uint8_t *)k + CT_KEY_FROM, (const uint8_t *)prev + CT_KEY_FROM, CT_KEY_LEN);
 }
 
+/* Is this IPv4 UDP packet's tuple the previous one's (prev, which had a
+ * tuple; zone included: one action)? Told from the keys, without building
+ * and comparing tuples; the caller compared nw_dst. 1 yes (cp filled, only
+ * the packet's own length checked), 0 no (both IPv4 UDP, their tuple fields
+ * differ), -1 not both IPv4 UDP, so the keys cannot say. */
+static int udp4_same(const struct pkt *p, const struct flow_key *k, const struct flow_key *pk,
+		     struct ct_pkt *cp, const struct ct_pkt *prev)
+{
+	if (k->nw_proto != PROTO_UDP || pk->nw_proto != PROTO_UDP ||
+	    k->dl_type != __builtin_bswap16(ETH_P_IP) || pk->dl_type != k->dl_type ||
+	    (k->nw_frag & FLOW_FRAG_ANY) || !p->l3_off || !p->l4_off)
+		return -1;
+	if (k->nw_src != pk->nw_src || k->tp_src != pk->tp_src || k->tp_dst != pk->tp_dst)
+		return 0;
+	*cp = *prev;
+	cp->l4 = p->data + p->l4_off;
+	cp->l4_len = l4_len(p, false);
+	return cp->l4_len >= 8 ? 1 : -1;
+}
+
 /* Tuples and hashes of the whole batch first, prefetching each bucket head,
  * so the table's cache misses overlap instead of following one another. A
  * packet with its predecessor's tuple (a burst of one flow) is neither
@@ -533,11 +553,21 @@ void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, u
 		struct ct_node *last = NULL;
 
 		for (uint16_t i = 0; i < m; i++) {
+			/* Only a packet with the previous one's nw_dst is compared
+			 * at all: where flows differ, that differs (flowgen, a
+			 * fan-out); a false "differs" only costs the reuse. */
+			bool cand = i && !r[i - 1] && keys[i]->nw_dst == keys[i - 1]->nw_dst;
+			int u = cand ? udp4_same(pkts[i], keys[i], keys[i - 1], &cp[i], &cp[i - 1])
+				     : 0;
+
+			if (u > 0) {
+				r[i] = 0;
+				same[i] = true;
+				h[i] = h[i - 1];
+				continue;
+			}
 			r[i] = pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
-			/* The destination first: where flows differ, it fails
-			 * there (flowgen, a fan-out), cheaper than a full compare. */
-			same[i] = i && !r[i] && !r[i - 1] && !cp[i].icmp_error &&
-				  ct_tuple_word(&cp[i].t, 2) == ct_tuple_word(&cp[i - 1].t, 2) &&
+			same[i] = u < 0 && !r[i] && !cp[i].icmp_error &&
 				  ct_tuple_eq(&cp[i].t, &cp[i - 1].t);
 			if (same[i]) {
 				h[i] = h[i - 1];
