@@ -177,12 +177,12 @@ bool ct_tuple_taken(const struct ct_tuple *t, const struct ct_conn *self)
 	return n && ct_node_conn(n) != self;
 }
 
-struct ct_node *ct_conn_insert(struct ct_conn *c)
+struct ct_node *ct_conn_insert(struct ct_conn *c, uint32_t orig_hash)
 {
 	struct ct_node *o = &c->node[CT_DIR_ORIG], *r = &c->node[CT_DIR_REPLY], *found;
 	uint8_t *la, *lb;
 
-	o->hash = ct_hash(&o->t);
+	o->hash = orig_hash;
 	r->hash = ct_hash(&r->t);
 	la = stripe(o->hash);
 	lb = stripe(r->hash);

@@ -210,10 +210,11 @@ static inline struct ct_node *ct_lookup(const struct ct_tuple *t, uint32_t hash)
  * member (the allocation ends before it). */
 struct ct_conn *ct_conn_alloc(uint16_t zone, uint8_t proto, enum ct_inv *why);
 void ct_conn_free_now(struct ct_conn *c);
-/* PMD: link c (both nodes filled). If a connection with either tuple exists
- * (another PMD won the race), c is freed and the existing node for the
- * original tuple returned; else NULL. */
-struct ct_node *ct_conn_insert(struct ct_conn *c);
+/* PMD: link c (both nodes filled; orig_hash = ct_hash of the original
+ * tuple, which the caller looked up). If a connection with either tuple
+ * exists (another PMD won the race), c is freed and the existing node for
+ * the original tuple returned; else NULL. */
+struct ct_node *ct_conn_insert(struct ct_conn *c, uint32_t orig_hash);
 /* Any thread: unlink c (idempotent) and queue it for freeing. */
 void ct_conn_unlink(struct ct_conn *c);
 /* Is there a node for t, other than in connection `self`? */

@@ -295,9 +295,9 @@ static enum ct_tmo other_tmo(const struct ct_conn *c)
 
 #define INV(pmd, reason) COUNTER_ADD((pmd)->invalid[reason], 1)
 
-/* A new connection for cp: returns its original node, or NULL with the
- * packet's verdict in *state. */
-static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
+/* A new connection for cp (h: its tuple's hash): returns its original
+ * node, or NULL with the packet's verdict in *state. */
+static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp, uint32_t h,
 				  const struct ct_action *a, uint64_t now, uint8_t *state,
 				  int *tries)
 {
@@ -326,7 +326,7 @@ static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
 	}
 	apply_mark_label(c, a);
 	ct_conn_touch(c, cp->t.proto == PROTO_TCP ? ct_tcp_tmo(c) : other_tmo(c), now);
-	other = ct_conn_insert(c);
+	other = ct_conn_insert(c, h);
 	if (unlikely(other)) {
 		/* c is gone. Another PMD created this connection first, or
 		 * took the translated tuple NAT picked for it: then pick again
@@ -338,7 +338,7 @@ static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp,
 			*state = CS_TRACKED | CS_INVALID;
 			return NULL;
 		}
-		return commit_new(pmd, cp, a, now, state, tries);
+		return commit_new(pmd, cp, h, a, now, state, tries);
 	}
 	COUNTER_ADD(pmd->n_created, 1);
 	return &c->node[CT_DIR_ORIG];
@@ -430,7 +430,7 @@ again:
 			return NULL;
 		}
 		state = 0;
-		n = commit_new(pmd, cp, a, now, &state, &tries);
+		n = commit_new(pmd, cp, h, a, now, &state, &tries);
 		if (!n) {
 			set_result(k, state, a->zone, NULL, NULL);
 			return NULL;
