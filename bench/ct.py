@@ -156,6 +156,12 @@ class XviodCt(Sampler, R.XviodRelay):
 			fh.write("\n".join(ct_rules(self, "p0", "p1")) + "\n")
 		self.xctl("del-flows")
 		self.xctl("add-flows", f)
+		if self.kind == "new":
+			# A zone-0 limit the table never reaches, so that ct-limit
+			# reports zone 0's count: the sampler's cheap query (ct-stats
+			# walks the whole table, on the control thread, which shares
+			# the PMD's core here).
+			self.xctl("ct-limit", "zone=0", f"limit={2 ** 32 - 1}")
 		self.rss0 = rss_kb(self.pid())
 		self.ct0 = self.ct_stats()
 
@@ -169,7 +175,11 @@ class XviodCt(Sampler, R.XviodRelay):
 			return {"error": str(e)}
 
 	def count(self):
-		return self.ct_stats().get("created")
+		try:
+			z = json.loads(self.xctl("--json", "ct-limit"))["zones"]
+			return next((x["count"] for x in z if x["zone"] == 0), None)
+		except Exception:
+			return None
 
 	def diag(self):
 		st = self.ct_stats()
