@@ -11,7 +11,8 @@
 #   sudo bench/migrate.sh [--reps N] [--only xviod|ovs]   (~1.5 min per run under TCG)
 #
 # Prints one RESULT line per run and a table: pings lost, longest run of lost
-# replies, longest gap between replies (ms), QEMU's own downtime figure,
+# replies, longest gap between replies (ms), the outage (longest run x
+# ping pace; see tests/system/vm_migrate.sh), QEMU's own downtime figure,
 # whether the TCP stream survived. Saves it to results/migrate-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ for r in $(seq "$reps"); do
 		echo "== run $r: $sw" >&2
 		log=$(mktemp /tmp/xvio-migrate.XXXXXX)
 		rc=0
-		MIG_SWITCH=$sw MIG_QEMU_SERVER=1 MIG_MAX_GAP_MS=100000 \
+		MIG_SWITCH=$sw MIG_QEMU_SERVER=1 MIG_MAX_GAP_MS=100000 MIG_MAX_LOST_RUN=100000 \
 			XVIOD=$PWD/build/xviod XVIOCTL=$PWD/build/xvioctl \
 			timeout 900 tests/system/vm_migrate.sh >"$log" 2>&1 || rc=$?
 		line=$(grep '^RESULT ' "$log" || true)
@@ -53,7 +54,7 @@ done
 table=$(printf '%s\n' "${results[@]}" | /usr/bin/python3 -c '
 import sys
 rows = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in sys.stdin if l.strip()]
-cols = ["switch", "accel", "pings", "lost", "longest_run", "ping_pace_ms", "gap_ms",
+cols = ["switch", "accel", "pings", "lost", "longest_run", "ping_pace_ms", "gap_ms", "outage_ms",
         "qemu_downtime_ms", "tcp_survived", "mac_on"]
 print("| " + " | ".join(cols) + " |")
 print("|" + "---|" * len(cols))

@@ -27,6 +27,8 @@ static struct dp_conf *conf_cur;	/* == dp_conf_rcu; the writer's view */
 static struct dp_pmd *pmds[DP_PMD_MAX];
 /* Counters of contexts already destroyed, so totals never go backwards. */
 static uint64_t gone_drops[DP_DROP_MAX], gone_flooded, gone_learned, gone_moved;
+/* MAC entries forgotten because their port's link went down (control thread). */
+static uint64_t fdb_flushed_link_down;
 static uint64_t gone_emc, gone_mflow, gone_upcalls, gone_upcall_fail, gone_emc_bypassed;
 static uint64_t gone_act_drops[DPACT_DROP_MAX];
 
@@ -121,9 +123,25 @@ static void port_removed(struct port *port)
 		ofproto_port_removed(id);
 }
 
+/* What was learned on a port whose link went down points at a dead end:
+ * forget it, as the Linux bridge and OVS do, so the next frame to those MACs
+ * floods and reaches them wherever they went (a migrated VM's new port)
+ * instead of being dropped on the dead port until the host speaks again.
+ * The link is down only once its rings are stopped and a grace period has
+ * passed, so no PMD can learn on it again after this. */
+static void port_went_down(struct port *port)
+{
+	unsigned n = fdb_flush_port(port->id);
+
+	fdb_flushed_link_down += n;
+	if (n)
+		LOG(LOG_INFO, "dp", "%s: link down, forgot %u MAC(s) learned on it", port->name, n);
+}
+
 static struct port_listener dp_listener = {
 	.added = port_added,
 	.removed = port_removed,
+	.link_down = port_went_down,
 };
 
 static void __attribute__((constructor)) dp_register(void)
@@ -322,6 +340,7 @@ void dp_stats_json(json_t *obj)
 	json_object_set_new(obj, "learned", json_integer((json_int_t)learned));
 	json_object_set_new(obj, "moved", json_integer((json_int_t)moved));
 	json_object_set_new(obj, "fdb_entries", json_integer(fdb_count()));
+	json_object_set_new(obj, "fdb_flushed_link_down", json_integer((json_int_t)fdb_flushed_link_down));
 	json_object_set_new(obj, "xconnects", json_integer(n_xc / 2));
 	json_object_set_new(obj, "mac_aging", json_integer(mac_aging));
 	json_object_set_new(obj, "emc_hits", json_integer((json_int_t)emc));

@@ -40,6 +40,15 @@ void port_listener_register(struct port_listener *l)
 	listeners = l;
 }
 
+void port_link_down(struct port *port)
+{
+	if (port->id >= PORT_MAX || port_by_id(port->id) != port)
+		return;
+	for (struct port_listener *l = listeners; l; l = l->next)
+		if (l->link_down)
+			l->link_down(port);
+}
+
 struct port *port_alloc(const char *name, const char *kind, const struct port_ops *ops)
 {
 	struct port *p = aligned_alloc(CACHE_LINE, ALIGN_UP(sizeof(*p), CACHE_LINE));

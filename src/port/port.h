@@ -158,9 +158,15 @@ void port_stats_get(struct port *port, struct port_stats *st, json_t *extra);
 struct port_listener {
 	void (*added)(struct port *port);
 	void (*removed)(struct port *port);
+	/* The link went down (a VM's rings stopped, its QEMU left): called
+	 * once no PMD can receive from the port any more. */
+	void (*link_down)(struct port *port);
 	struct port_listener *next;
 };
 void port_listener_register(struct port_listener *l);
+/* A kind reports its link going down (control thread); a port not (or no
+ * longer) in the port table is ignored. */
+void port_link_down(struct port *port);
 
 /* The per-queue tx spinlock of kinds whose tx queues several PMDs share
  * (see the top of this file): taken once per burst, never per packet. */

@@ -30,6 +30,7 @@ struct vhost_port {
 	 * not started yet, so an unconnected port does not force polling.
 	 * pmd_reconfigure() swaps in the kick fd when the queue starts. */
 	int idle_efd;
+	bool link_up;		/* as last seen by vhost_port_changed */
 };
 
 static inline struct vhost_dev *port_dev(struct port *port)
@@ -195,10 +196,26 @@ static bool vhost_port_link_up(struct port *port)
 	return vhost_dev_link_up(port_dev(port));
 }
 
+/* The device changed (connect, disconnect, rings started or stopped; after
+ * the grace period of any stop). A link that went down is reported so the
+ * bridge forgets the MACs it learned here: after a live migration the source
+ * QEMU stops its rings (GET_VRING_BASE) before the destination starts. */
+static void vhost_port_changed(struct vhost_dev *dev, void *arg)
+{
+	struct port *port = arg;
+	struct vhost_port *vp = port->priv;
+	bool up = vhost_dev_link_up(dev);
+
+	if (vp->link_up && !up)
+		port_link_down(port);
+	vp->link_up = up;
+}
+
 static void vhost_port_close(struct port *port)
 {
 	struct vhost_port *vp = port->priv;
 
+	vp->dev->on_change = NULL;	/* it is going; nothing to report */
 	vhost_dev_destroy(vp->dev);
 	close(vp->idle_efd);
 	free(vp);
@@ -265,6 +282,8 @@ static struct port *vhost_port_create(const char *name, int argc, char **argv,
 		goto err_efd;
 	port->n_rxq = port->n_txq = (uint16_t)queues;
 	port->priv = vp;
+	vp->dev->on_change = vhost_port_changed;
+	vp->dev->on_change_arg = port;
 	return port;
 
 err_nomem:

@@ -125,8 +125,9 @@ struct vhost_dev {
 	struct dirty_log *log;
 	int log_fd;			/* SET_LOG_FD */
 	uint64_t counters[VHOST_C_MAX];
-	/* Test hook: called after the state of the device changed
-	 * (connect, disconnect, queue ready). */
+	/* Called after the state of the device changed (connect,
+	 * disconnect, queue ready or stopped; control thread): the port
+	 * reports link changes through it, tests watch it. */
 	void (*on_change)(struct vhost_dev *dev, void *arg);
 	void *on_change_arg;
 };

@@ -270,6 +270,46 @@ static void test_port_removed_forgets(void **state)
 	del_all();
 }
 
+/* A port whose link goes down (a migrated VM's old port) loses what was
+ * learned on it, counted; frames to those MACs flood to where the host went
+ * instead of being dropped on the dead port; other ports keep theirs. */
+static void test_link_down_forgets(void **state)
+{
+	struct port *a = fake_add("a"), *b = fake_add("b"), *c = fake_add("c");
+	struct port *ports[] = { a, b, c };
+	long long before = stat("fdb_flushed_link_down");
+
+	(void)state;
+	send1(a, BCAST, MA);
+	send1(b, BCAST, MB);
+	send1(b, BCAST, MX);
+	assert_int_equal(fdb_count(), 3);
+	fake_reset(ports, 3);
+	port_link_down(b);
+	assert_int_equal(stat("fdb_flushed_link_down") - before, 2);
+	assert_int_equal(fdb_lookup(mac_load(MB)), PORT_ID_NONE);
+	assert_int_equal(fdb_lookup(mac_load(MX)), PORT_ID_NONE);
+	assert_int_equal(fdb_lookup(mac_load(MA)), a->id);
+	send1(a, MB, MA);		/* floods: reaches c, where MB may be now */
+	assert_int_equal(ntx(b), 1);
+	assert_int_equal(ntx(c), 1);
+	send1(c, BCAST, MB);		/* MB speaks from c: learned there */
+	assert_int_equal(fdb_lookup(mac_load(MB)), c->id);
+	send1(a, MB, MA);
+	assert_int_equal(ntx(c), 2);
+	assert_int_equal(ntx(b), 2);	/* the broadcast from c only */
+	/* A port that is not (any more) in the table is ignored. */
+	{
+		struct port *d = port_alloc("d", "fake", &fake_ops);
+
+		d->id = 7;
+		port_link_down(d);
+		port_free(d);
+	}
+	assert_int_equal(stat("fdb_flushed_link_down") - before, 2);
+	del_all();
+}
+
 static void test_xconnect(void **state)
 {
 	struct port *a = fake_add("a"), *b = fake_add("b"), *c = fake_add("c");
@@ -510,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_aging),
 		cmocka_unit_test(test_port_removed_forgets),
+		cmocka_unit_test(test_link_down_forgets),
 		cmocka_unit_test(test_xconnect),
 		cmocka_unit_test(test_flood_no_buf),
 		cmocka_unit_test(test_bad_frames),

@@ -232,12 +232,24 @@ static void negotiate(struct fe *fe, int kick, int call)
 	assert_true(fe->dev->connected);
 }
 
+/* on_change: how many calls, and the link state the last one saw (the vhost
+ * port reports a link going down to the bridge from it). */
+static unsigned changes;
+static bool change_link_up;
+
+static void record_change(struct vhost_dev *dev, void *arg __unused)
+{
+	changes++;
+	change_link_up = vhost_dev_link_up(dev);
+}
+
 static void test_negotiation(void **state __unused)
 {
 	struct fe fe;
 	int kick, call;
 
 	fe_open(&fe, 2);
+	fe.dev->on_change = record_change;
 	kick = fe_fd(&fe, eventfd(0, EFD_CLOEXEC));
 	call = fe_fd(&fe, eventfd(0, EFD_CLOEXEC));
 	negotiate(&fe, kick, call);
@@ -251,6 +263,7 @@ static void test_negotiation(void **state __unused)
 	assert_false(vq_ready(&fe.dev->vqs[2].vq));
 	assert_int_equal(fe.dev->rx_ready_mask, 1);
 	assert_true(vhost_dev_link_up(fe.dev));
+	assert_true(change_link_up);
 	assert_true(vhost_vq_kickfd(fe.dev, 1) >= 0);
 	assert_int_equal(fe.dev->vqs[1].vq.last_avail_idx, 5);
 
@@ -289,12 +302,16 @@ static void test_negotiation(void **state __unused)
 		close(lfd);
 	}
 
-	/* GET_VRING_BASE stops the ring, returns its base, drops the kick. */
+	/* GET_VRING_BASE stops the ring, returns its base, drops the kick;
+	 * on_change hears of the link going down (a migration's source). */
+	changes = 0;
 	send_state(&fe, VHOST_USER_GET_VRING_BASE, 0, 1, 0);
 	assert_int_equal(recv_reply(&fe, VHOST_USER_GET_VRING_BASE, NULL) >> 32, 5);
 	assert_false(fe.dev->vqs[1].vq.started);
 	assert_int_equal(vhost_vq_kickfd(fe.dev, 1), -1);
 	assert_false(vhost_dev_link_up(fe.dev));
+	assert_true(changes > 0);
+	assert_false(change_link_up);
 	assert_true(vq_ready(&fe.dev->vqs[0].vq));
 
 	/* A new kick restarts it where it stopped. */
