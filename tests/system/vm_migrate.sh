@@ -7,7 +7,7 @@
 # sends), and at most MIG_MAX_LOST_RUN replies were lost in a row. Reports
 # packets lost, the longest gap in the replies and the outage.
 #
-# Under TCG the guest pings every ~100 ms, not 10 (see docs/DESIGN.md), so
+# Under TCG the guest pings every ~100 ms, not 10 (bench/README.md), so
 # the ping resolves the outage only to one pace: 0 replies lost in a row
 # means it was shorter than one pace (the 100 ms bar), 1 means shorter than
 # two. outage_ms = longest run of lost replies x pace (0 when none was lost);
