@@ -31,6 +31,7 @@ struct vhost_port {
 	 * pmd_reconfigure() swaps in the kick fd when the queue starts. */
 	int idle_efd;
 	bool link_up;		/* as last seen by vhost_port_changed */
+	uint32_t live_mask;	/* the device's live vqs, ditto */
 };
 
 static inline struct vhost_dev *port_dev(struct port *port)
@@ -199,16 +200,21 @@ static bool vhost_port_link_up(struct port *port)
 /* The device changed (connect, disconnect, rings started or stopped; after
  * the grace period of any stop). A link that went down is reported so the
  * bridge forgets the MACs it learned here: after a live migration the source
- * QEMU stops its rings (GET_VRING_BASE) before the destination starts. */
+ * QEMU stops its rings (GET_VRING_BASE) before the destination starts. The
+ * link is down once the guest's rx queue stops, but its tx queue may still
+ * hand us frames until it stops too (QEMU stops vq 0 first): each further
+ * stop while down is reported again, so what they taught is forgotten too. */
 static void vhost_port_changed(struct vhost_dev *dev, void *arg)
 {
 	struct port *port = arg;
 	struct vhost_port *vp = port->priv;
 	bool up = vhost_dev_link_up(dev);
+	uint32_t live = dev->live_mask;
 
-	if (vp->link_up && !up)
+	if (!up && (vp->link_up || (vp->live_mask & ~live)))
 		port_link_down(port);
 	vp->link_up = up;
+	vp->live_mask = live;
 }
 
 static void vhost_port_close(struct port *port)
