@@ -728,3 +728,24 @@ def main():
 
 if __name__ == "__main__":
 	sys.exit(main())
+
+
+def print_config(relay, d):
+	"""Write into d the xvioctl commands relay.program() issues, one per line
+	in d/config (the rule and route files it writes land in d too), instead
+	of running them: bench/dp_bench replays them to count the same datapath
+	under callgrind (bench/dp_callgrind.sh)."""
+	cmds = []
+
+	def record(*argv, timeout=30):
+		argv = list(argv)
+		if argv[:1] == ["--timeout"]:
+			argv = argv[2:]
+		cmds.append(argv)
+		return ""
+	os.makedirs(d, exist_ok=True)
+	relay.xctl = record
+	relay.program()
+	with open(os.path.join(d, "config"), "w") as f:
+		for c in cmds:
+			f.write(" ".join(c) + "\n")

@@ -186,7 +186,13 @@ def main():
 	R.common_args(ap)
 	ap.add_argument("--size", type=int, default=64, help="inner frame size (no FCS)")
 	ap.add_argument("--tx-first", type=int, default=16)
+	ap.add_argument("--print-config", metavar="DIR",
+			help="write xviod's configuration (commands, rules) into DIR and exit "
+			"(bench/dp_callgrind.sh)")
 	args = ap.parse_args()
+	if args.print_config:
+		R.print_config(make_relay(args, "xviod", args.print_config), args.print_config)
+		return 0
 	if args.quick:
 		args.reps, args.interval, args.warmup = 1, 3.0, 1.0
 		args.wait_quiet = min(args.wait_quiet, 10)

@@ -171,7 +171,14 @@ def main():
 	ap.add_argument("--tx-first", type=int, default=16, help="--mplsogre: bursts injected per port")
 	R.common_args(ap)
 	ap.add_argument("--size", type=int, default=64)
+	ap.add_argument("--print-config", metavar="DIR",
+			help="write xviod's configuration (commands, routes) into DIR and exit "
+			"(bench/dp_callgrind.sh)")
 	args = ap.parse_args()
+	if args.print_config:
+		R.print_config(make_relay(args, "vrouter", args.routes, args.print_config),
+			       args.print_config)
+		return 0
 	args.loop = "closed" if args.mplsogre else "open"
 	if args.mplsogre:
 		args.flows = "1"
