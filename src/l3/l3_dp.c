@@ -292,8 +292,11 @@ static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh
 	return true;
 }
 
-static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const struct l3_vrf *v,
-		      struct pkt *p, const struct flow_key *k)
+/* Route one packet: the next hop it leaves by (a port, MACs and TTL already
+ * rewritten, or a tunnel), or NULL when it was answered, dropped or
+ * consumed here. */
+static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf *c,
+				     const struct l3_vrf *v, struct pkt *p, const struct flow_key *k)
 {
 	const uint8_t *ip = p->data + p->l3_off;
 	const struct l3_nh *n;
@@ -304,37 +307,37 @@ static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const stru
 	int64_t id;
 	uint64_t dmac;
 
-	if (dl_type == ETH_P_IP) {
+	if (likely(dl_type == ETH_P_IP)) {
 		af = 4;
 		if (unlikely(!p->l3_off || p->len < p->l3_off + 20u || (ip[0] >> 4) != 4)) {
 			drop(ctx, L3_C_BAD_HDR, p);
-			return;
+			return NULL;
 		}
 		id = lpm4_lookup(v->v4, (uint32_t)rd16(ip + 16) << 16 | rd16(ip + 18));
 	} else if (dl_type == ETH_P_IPV6) {
 		af = 6;
 		if (unlikely(!p->l3_off || p->len < p->l3_off + IPV6_HLEN || (ip[0] >> 4) != 6)) {
 			drop(ctx, L3_C_BAD_HDR, p);
-			return;
+			return NULL;
 		}
 		if (unlikely(k->nw_proto == 58 && (__builtin_bswap16(k->tp_src) == 135 ||
 						  __builtin_bswap16(k->tp_src) == 136))) {
 			neigh_input(ctx, c, v, p, false);
-			return;
+			return NULL;
 		}
 		id = lpm6_lookup(v->v6, ip + 24);
 	} else if (dl_type == ETH_P_ARP) {
 		neigh_input(ctx, c, v, p, true);
-		return;
+		return NULL;
 	} else {
 		drop(ctx, L3_C_NOT_IP, p);
-		return;
+		return NULL;
 	}
 	if (unlikely(id < 0)) {
 		/* ICMP dest unreachable: net (RFC 792) / no route (RFC 4443). */
 		icmp_error(ctx, c, p, af, af == 4 ? 3 : 1, 0);
 		drop(ctx, L3_C_NO_ROUTE, p);
-		return;
+		return NULL;
 	}
 	n = &l3_nh_tab[id];
 	if (n->type == L3_NH_ECMP)
@@ -345,38 +348,51 @@ static void route_one(struct dpact_ctx *ctx, const struct l3_conf *c, const stru
 		if (unlikely(!(dmac & L3_MAC_RESOLVED))) {
 			solicit(ctx, c, n->port, af, n->gw);
 			drop(ctx, L3_C_UNRESOLVED, p);
-			return;
+			return NULL;
 		}
-		if (unlikely(!forward_rewrite(p, af, n, dmac))) {
-			icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
-			drop(ctx, L3_C_TTL, p);
-			return;
-		}
-		COUNT(ctx, ROUTED);
-		ctx->output(ctx->pmd, n->port, &p, 1);
-		return;
-	case L3_NH_GLEAN:
-		solicit(ctx, c, n->port, af, af == 4 ? ip + 16 : ip + 24);
-		drop(ctx, L3_C_UNRESOLVED, p);
-		return;
-	case L3_NH_LOCAL:
-		to_router(ctx, p, af);
-		return;
+		break;
 	case L3_NH_TUNNEL:
 		/* Inner MACs: the router's own on both sides (the remote's
 		 * router routes by IP; MPLS types drop the inner Ethernet). */
-		if (unlikely(!forward_rewrite(p, af, n, l3_mac_word(n->smac)))) {
-			icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
-			drop(ctx, L3_C_TTL, p);
-			return;
-		}
-		COUNT(ctx, ROUTED);
-		tnl_push_batch(ctx, n->tun_rec, &p, &k, 1);
-		return;
+		dmac = l3_mac_word(n->smac);
+		break;
+	case L3_NH_GLEAN:
+		solicit(ctx, c, n->port, af, af == 4 ? ip + 16 : ip + 24);
+		drop(ctx, L3_C_UNRESOLVED, p);
+		return NULL;
+	case L3_NH_LOCAL:
+		to_router(ctx, p, af);
+		return NULL;
 	default:
 		drop(ctx, L3_C_BLACKHOLE, p);
-		return;
+		return NULL;
 	}
+	if (unlikely(!forward_rewrite(p, af, n, dmac))) {
+		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
+		drop(ctx, L3_C_TTL, p);
+		return NULL;
+	}
+	return n;
+}
+
+/* Consecutive packets that leave the same way go out together: one output
+ * call, and for a tunnel one route/neighbour/header preparation
+ * (tnl_push_batch) for the run instead of one per packet. */
+static bool same_exit(const struct l3_nh *a, const struct l3_nh *b)
+{
+	return a == b || (a->type == L3_NH_PORT && b->type == L3_NH_PORT && a->port == b->port);
+}
+
+static void send_run(struct dpact_ctx *ctx, const struct l3_nh *n, struct pkt **pkts,
+		     const struct flow_key **keys, uint16_t m)
+{
+	uint64_t *v = &l3_stats[ctx->pmd_idx].c[L3_C_ROUTED];
+
+	__atomic_store_n(v, *v + m, __ATOMIC_RELAXED);
+	if (n->type == L3_NH_TUNNEL)
+		tnl_push_batch(ctx, n->tun_rec, pkts, keys, m);
+	else
+		ctx->output(ctx->pmd, n->port, pkts, m);
 }
 
 void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_key *const *keys,
@@ -384,6 +400,10 @@ void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_
 {
 	const struct l3_conf *c = rcu_dereference(l3_conf_rcu);
 	const struct l3_vrf *v = c && vrf < L3_MAX_VRF ? c->vrf[vrf] : NULL;
+	struct pkt *run[PKT_BURST];
+	const struct flow_key *run_k[PKT_BURST];
+	const struct l3_nh *run_nh = NULL;
+	uint16_t m = 0;
 
 	if (unlikely(!v)) {
 		for (uint16_t i = 0; i < n; i++)
@@ -391,8 +411,21 @@ void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++) {
+		const struct l3_nh *nh;
+
 		if (i + 1 < n)
 			prefetch0(pkts[i + 1]->data);
-		route_one(ctx, c, v, pkts[i], keys[i]);
+		nh = route_one(ctx, c, v, pkts[i], keys[i]);
+		if (!nh)
+			continue;
+		if (m && (m == PKT_BURST || !same_exit(nh, run_nh))) {
+			send_run(ctx, run_nh, run, run_k, m);
+			m = 0;
+		}
+		run_nh = nh;
+		run[m] = pkts[i];
+		run_k[m++] = keys[i];
 	}
+	if (m)
+		send_run(ctx, run_nh, run, run_k, m);
 }

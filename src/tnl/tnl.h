@@ -152,16 +152,13 @@ int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 /* Outer header template for one batch: Ethernet + IPv4 + UDP/GRE + tunnel
  * header. Returns its length, or 0 if it would not fit in size. The IPv4
  * total length, checksum, UDP length and source port are left for
- * tnl_hdr_finish. */
+ * the datapath to fill per packet (tnl_priv.h, tnl_hdr_finish). */
 struct tnl_hdr_params {
 	const struct dpact_tnl_push *a;
 	const uint8_t *dst_mac, *src_mac;
 	uint32_t src_ip;		/* network order */
 };
 size_t tnl_hdr_build(const struct tnl_hdr_params *hp, uint8_t *hdr, size_t size);
-/* Complete a header copied to the front of a packet of total len bytes. */
-void tnl_hdr_finish(uint8_t *hdr, size_t hlen, uint32_t len, uint16_t ip_csum_base,
-		    uint16_t sport, bool udp);
 /* The folded IPv4 header sum of the template (total length 0). */
 uint16_t tnl_hdr_ip_sum(const uint8_t *hdr);
 /* RFC 7348 source port: 49152-65535 from a hash of the inner flow. */

@@ -141,20 +141,6 @@ uint16_t tnl_hdr_ip_sum(const uint8_t *h)
 	return csum_fold(csum_add(h + ETH_HLEN, IP_HLEN, 0));
 }
 
-void tnl_hdr_finish(uint8_t *h, size_t hlen, uint32_t len, uint16_t base, uint16_t sport,
-		    bool udp)
-{
-	uint16_t tot = (uint16_t)(len - ETH_HLEN);
-
-	(void)hlen;
-	wr16(h + 16, tot);
-	wr16(h + 24, (uint16_t)~csum_fold((uint64_t)base + tot));
-	if (udp) {
-		wr16(h + 34, sport);
-		wr16(h + 38, (uint16_t)(tot - IP_HLEN));
-	}
-}
-
 /* A 32-bit mix (murmur3's finaliser) so nearby flows spread over the range. */
 static inline uint32_t mix32(uint32_t h)
 {
@@ -181,7 +167,8 @@ uint16_t tnl_entropy_port(const struct flow_key *k)
 	h ^= k->nw_dst + (h << 6) + (h >> 2);
 	h ^= ((uint32_t)k->tp_src << 16 | k->tp_dst) + (h << 6) + (h >> 2);
 	h ^= k->nw_proto + (h << 6) + (h >> 2);
-	for (int i = 0; i < 16; i += 4) {
+	/* An IPv4 key's IPv6 fields are all zero: no spread to gain there. */
+	for (int i = 0; k->dl_type != __builtin_bswap16(ETH_P_IP) && i < 16; i += 4) {
 		uint32_t w;
 
 		memcpy(&w, k->ipv6_src + i, 4);
@@ -347,7 +334,7 @@ int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 	tot = rd16(ip + 2);
 	if (ihl < IP_HLEN || tot < ihl || tot > len - ETH_HLEN)
 		return DROP(BAD_IP);
-	if (csum_fold(csum_add(ip, ihl, 0)) != 0xffff)
+	if (!ip_csum_ok(ip, ihl))
 		return DROP(BAD_IP_CSUM);
 	frag = rd16(ip + 6);
 	if (frag & IP_MF_OFF)

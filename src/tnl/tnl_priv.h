@@ -6,6 +6,7 @@
 #define XVIO_TNL_PRIV_H
 
 #include <stdalign.h>
+#include <string.h>
 
 #include "tnl.h"
 
@@ -161,6 +162,41 @@ static inline uint16_t csum_fold(uint64_t s)
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return (uint16_t)s;
+}
+
+/* An IPv4 header of ihl bytes (a multiple of 4, >= 20) sums to all ones.
+ * In 32-bit words: the ones' complement sum does not depend on byte order
+ * (RFC 1071 §2(B)), and all ones reads the same either way round. */
+static inline bool ip_csum_ok(const uint8_t *ip, uint32_t ihl)
+{
+	uint64_t s = 0;
+
+	for (uint32_t i = 0; i < ihl; i += 4) {
+		uint32_t w;
+
+		memcpy(&w, ip + i, 4);
+		s += w;
+	}
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return csum_fold(s) == 0xffff;
+}
+
+/* Complete an outer header (tnl_hdr_build's template) copied to the front
+ * of a packet of total len bytes: IPv4 total length and checksum (from the
+ * template's folded sum, RFC 1624 style), and for the UDP types the source
+ * port and UDP length. */
+static inline void tnl_hdr_finish(uint8_t *h, uint32_t len, uint16_t base, uint16_t sport,
+				  bool udp)
+{
+	uint16_t tot = (uint16_t)(len - ETH_HLEN);
+
+	wr16(h + 16, tot);
+	wr16(h + 24, (uint16_t)~csum_fold((uint64_t)base + tot));
+	if (udp) {
+		wr16(h + 34, sport);
+		wr16(h + 38, (uint16_t)(tot - 20));
+	}
 }
 
 static inline void mac_to_u64(const uint8_t m[6], uint64_t *v)
