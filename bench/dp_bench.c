@@ -210,8 +210,18 @@ static uint16_t loop_burst(struct dp_pmd *ctx, unsigned i, bool measured)
 	struct pkt *p[PKT_BURST];
 	uint16_t n = 0;
 
-	while (n < PKT_BURST && back[i].tail != back[i].head)
-		p[n++] = back[i].p[back[i].tail++ % LOOP_RING];
+	while (n < PKT_BURST && back[i].tail != back[i].head) {
+		struct pkt *q = back[i].p[back[i].tail++ % LOOP_RING];
+		uint8_t *d = q->data;
+		uint16_t len = q->len;
+
+		/* Received afresh, as a port's rx gives it: the frame at the
+		 * headroom, no metadata left from its last pass. */
+		pkt_reset(q);
+		memmove(q->data, d, len);
+		q->len = len;
+		p[n++] = q;
+	}
 	if (!n)
 		return 0;
 	if (measured)
