@@ -286,8 +286,17 @@ static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh
 			return false;
 		ip[7]--;
 	}
-	for (int i = 0; i < 6; i++)
-		e[i] = (uint8_t)(dmac >> (40 - 8 * i));
+	{
+		/* dmac's low 48 bits, first byte highest: big-endian, shifted
+		 * to the top of the word, is the six bytes in wire order. */
+		uint64_t be = dmac << 16;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		be = __builtin_bswap64(be);
+#endif
+
+		memcpy(e, &be, 6);
+	}
 	memcpy(e + 6, n->smac, 6);
 	return true;
 }
