@@ -128,6 +128,9 @@ struct tnl_decap {
 	uint16_t inner_off;	/* where the inner Ethernet frame starts (after
 				 * rebuilding one for the MPLS types) */
 	uint16_t inner_len;	/* its length (outer padding excluded) */
+	uint16_t hdr_end;	/* the bytes from the frame's start that (with its
+				 * length) decided all of this, as they were before
+				 * the parse; 0 when more did (a GRE checksum) */
 	uint64_t key;		/* VNI / GRE key, host */
 	uint32_t src, dst;	/* outer IPv4, network order */
 	uint16_t flags;		/* TNL_F_* */

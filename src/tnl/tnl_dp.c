@@ -422,6 +422,48 @@ static void deliver_run(unsigned pmd, const struct tnl_port_cfg *pc, struct pkt 
 	deliver(arg, pc->port, run, n);
 }
 
+/* The first n bytes (32 <= n <= 64) of a and b are equal: two fixed
+ * 32-byte compares that overlap in the middle. */
+static inline bool hdr_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < 32; i += 8) {
+		uint64_t u, v, w, y;
+
+		memcpy(&u, a + i, 8);
+		memcpy(&v, b + i, 8);
+		memcpy(&w, a + n - 32 + i, 8);
+		memcpy(&y, b + n - 32 + i, 8);
+		x |= (u ^ v) | (w ^ y);
+	}
+	return !x;
+}
+
+#define REF_BYTES	64
+
+/* Batch decapsulation: a burst from one tunnel peer is mostly one flow,
+ * whose packets carry the same outer headers byte for byte. A packet whose
+ * length and the bytes that decided the last clean parse (tnl_decap.hdr_end)
+ * equal that packet's gets its result and tunnel port without a parse. */
+struct decap_ref {
+	uint8_t hdr[REF_BYTES];		/* as they were before the parse */
+	uint16_t len;			/* frame length */
+	uint16_t end;			/* hdr_end; 0 = no reference */
+	struct tnl_decap d;
+	const struct tnl_port_cfg *pc;
+};
+
+static inline bool ref_hit(const struct decap_ref *ref, const struct pkt *p)
+{
+	return ref->end && p->len == ref->len && hdr_eq(p->data, ref->hdr, ref->end);
+}
+
+static inline bool ref_room(const struct pkt *p)
+{
+	return (size_t)(p->data - p->buf) + REF_BYTES <= sizeof(p->buf);
+}
+
 uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		tnl_deliver_fn *deliver, void *arg)
 {
@@ -431,6 +473,7 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 	/* Two parse results that alternate: the current packet's and the
 	 * one memo_pc was found for. */
 	struct tnl_decap dd[2];
+	struct decap_ref ref;
 	unsigned cur = 0;
 	struct pkt *run[PKT_BURST];
 	uint16_t keep = 0, n_run = 0;
@@ -439,10 +482,12 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		return n;
 	u = &c->uplinks[c->uplink_of[in->id] - 1];
 	pmd = pmd < DPACT_PMD_MAX ? pmd : DPACT_PMD_MAX - 1;
+	ref.end = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct pkt *p = pkts[i];
 		const struct tnl_port_cfg *pc;
-		struct tnl_decap *d;
+		const struct tnl_decap *d;
+		uint8_t pre[REF_BYTES];
 		uint32_t dst;
 		uint16_t et;
 		int r;
@@ -465,16 +510,25 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 			pkts[keep++] = p;
 			continue;
 		}
+		if (ref_hit(&ref, p)) {
+			d = &ref.d;
+			pc = ref.pc;
+			if (is_mpls_type(d->type))
+				tnl_mpls_eth_rebuild(p->data, d->inner_off);
+			goto decapped;
+		}
+		if (ref_room(p))
+			memcpy(pre, p->data, REF_BYTES);
+		r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &dd[cur]);
 		d = &dd[cur];
-		r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, d);
 		if (r > 0) {
 			pkts[keep++] = p;
 			continue;
 		}
 		pc = NULL;
 		if (likely(!r)) {
-			/* Packets of one tunnel (the rule in a burst) reuse
-			 * the port found for the first. */
+			/* Packets of one tunnel reuse the port found for the
+			 * first, also when their headers differ (IP IDs). */
 			if (memo_pc && same_tunnel(d, &dd[cur ^ 1])) {
 				pc = memo_pc;
 			} else {
@@ -488,6 +542,14 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 			pkt_free(p);
 			continue;
 		}
+		if (d->hdr_end >= 32 && d->hdr_end <= REF_BYTES && ref_room(p)) {
+			memcpy(ref.hdr, pre, REF_BYTES);
+			ref.len = p->len;
+			ref.end = d->hdr_end;
+			ref.d = *d;
+			ref.pc = pc;
+		}
+decapped:
 		decap_meta(p, d);
 		p->data += d->inner_off;
 		p->len = d->inner_len;

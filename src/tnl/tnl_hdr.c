@@ -215,7 +215,6 @@ uint16_t tnl_entropy_port_frame(const uint8_t *d, uint32_t len)
 static int mpls_inner(uint8_t *d, uint32_t off, uint32_t end, struct tnl_decap *o)
 {
 	uint32_t p = off;
-	uint8_t macs[12];
 
 	for (int i = 0;; i++) {
 		if (i == MPLS_MAX_LABELS || p + 4 > end)
@@ -226,10 +225,9 @@ static int mpls_inner(uint8_t *d, uint32_t off, uint32_t end, struct tnl_decap *
 	}
 	if (p >= end)
 		return DROP(RUNT);
-	memcpy(macs, d, 12);
 	o->inner_off = (uint16_t)(off - ETH_HLEN);
-	memcpy(d + o->inner_off, macs, 12);
-	wr16(d + o->inner_off + 12, ETH_P_MPLS_UC);
+	o->hdr_end = (uint16_t)p;	/* the labels down to the bottom decided it */
+	tnl_mpls_eth_rebuild(d, o->inner_off);
 	return 0;
 }
 
@@ -317,6 +315,18 @@ static int gre_payload(uint8_t *d, uint32_t off, uint32_t end, struct tnl_decap 
 	return DROP(LOCAL_OTHER);
 }
 
+/* A successful parse read the headers up to the inner frame (or, for the
+ * MPLS types, the bottom label: mpls_inner set that), and nothing more
+ * unless a checksum covered the payload. */
+static inline int decided(int r, struct tnl_decap *o)
+{
+	if (r == 0 && !o->hdr_end)
+		o->hdr_end = o->inner_off;
+	if (o->flags & TNL_F_CSUM)
+		o->hdr_end = 0;
+	return r;
+}
+
 int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 		    const uint16_t udp_ports[TNL_N_TYPES], struct tnl_decap *o)
 {
@@ -351,7 +361,7 @@ int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 		int r = gre_payload(d, off, end, o);
 
 		o->inner_len = (uint16_t)(end - o->inner_off);
-		return r;
+		return decided(r, o);
 	}
 	if (ip[9] == IPPROTO_UDP_) {
 		const uint8_t *u = d + off;
@@ -380,7 +390,7 @@ int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 			o->flags |= TNL_F_CSUM;
 		r = udp_payload(d, off + UDP_HLEN, end, o);
 		o->inner_len = (uint16_t)(end - o->inner_off);
-		return r;
+		return decided(r, o);
 	}
 	return DROP(LOCAL_OTHER);
 }

@@ -199,6 +199,17 @@ static inline void tnl_hdr_finish(uint8_t *h, uint32_t len, uint16_t base, uint1
 	}
 }
 
+/* The MPLS types' decapsulation: an Ethernet header (the outer MACs, type
+ * MPLS) rebuilt in the 14 bytes before the first label at inner_off + 14. */
+static inline void tnl_mpls_eth_rebuild(uint8_t *d, uint16_t inner_off)
+{
+	uint8_t macs[12];
+
+	memcpy(macs, d, 12);
+	memcpy(d + inner_off, macs, 12);
+	wr16(d + inner_off + 12, ETH_P_MPLS_UC);
+}
+
 static inline void mac_to_u64(const uint8_t m[6], uint64_t *v)
 {
 	*v = 0;

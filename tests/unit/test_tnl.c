@@ -535,6 +535,124 @@ static void test_rx_decap(void **state)
 	}
 }
 
+/* Everything tnl_rx delivered, packet by packet. */
+struct delivered {
+	unsigned n;
+	uint16_t port[NREC], len[NREC];
+	struct pkt_tun tun[NREC];
+	uint8_t bytes[NREC][256];
+};
+static struct delivered all;
+
+static void deliver_all(void *arg, uint16_t port, struct pkt **pkts, uint16_t n)
+{
+	(void)arg;
+	for (uint16_t i = 0; i < n; i++) {
+		assert_true(all.n < NREC);
+		all.port[all.n] = port;
+		all.len[all.n] = pkts[i]->len;
+		all.tun[all.n] = pkts[i]->tun;
+		memcpy(all.bytes[all.n], pkts[i]->data, MIN(pkts[i]->len, 256));
+		all.n++;
+		pkt_free(pkts[i]);
+	}
+}
+
+static long long rx_drops(void)
+{
+	static const char *const names[] = { "tnl_bad_ip", "tnl_bad_ip_csum", "tnl_bad_mpls",
+					     "tnl_no_port", "tnl_bad_header", "tnl_truncated" };
+	long long v = 0;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
+		v += counter(names[i]);
+	return v;
+}
+
+/* n frames through tnl_rx as one burst (bursts > 1 reuse the parse of
+ * identical headers) or one at a time (each parsed): what it delivers,
+ * and how many it dropped. */
+static long long rx_frames(uint8_t (*f)[256], const uint16_t *len, uint16_t n, bool burst)
+{
+	struct pkt *p[NREC];
+	long long drops = rx_drops();
+
+	memset(&all, 0, sizeof(all));
+	for (uint16_t i = 0; i < n; i++)
+		p[i] = pkt_of(f[i], len[i]);
+	if (burst) {
+		assert_int_equal(tnl_rx(0, uplink, p, n, deliver_all, NULL), 0);
+	} else {
+		for (uint16_t i = 0; i < n; i++)
+			assert_int_equal(tnl_rx(0, uplink, &p[i], 1, deliver_all, NULL), 0);
+	}
+	for (unsigned i = 0; i < all.n; i++)
+		memset(all.tun[i].pad, 0, sizeof(all.tun[i].pad));
+	return rx_drops() - drops;
+}
+
+/* Batch decapsulation: a burst of frames that differ from each other here
+ * and there (outer checksum, key or label, bottom of stack, payload, length)
+ * decapsulates exactly as the same frames one by one. */
+static void rx_burst_case(enum tnl_type t, const char *kind, char *arg, unsigned key_at,
+			  unsigned bos_at)
+{
+	const struct port_kind *k = port_kind_find(kind);
+	char *args[] = { arg }, err[128] = "";
+	uint8_t f[NREC][256], good[256];
+	uint16_t len[NREC], glen;
+	struct pkt *p = inner(100, 7);
+	struct port *tp;
+	long long d1, d2;
+	struct delivered one;
+
+	assert_non_null(k);
+	tp = k->create("tp0", 1, args, err, sizeof(err));
+	assert_non_null(tp);
+	assert_int_equal(port_add(tp), 0);
+	reset();
+	push(t, 4242, PEER, &p, 1, 0);
+	glen = out_rec.len[0];
+	memcpy(good, out_rec.bytes[0], glen);
+	memcpy(good + 26, &PEER, 4);	/* from the peer to us; same checksum */
+	memcpy(good + 30, &LOCAL, 4);
+	for (unsigned i = 0; i < NREC; i++) {
+		memcpy(f[i], good, glen);
+		len[i] = glen;
+	}
+	f[2][24] ^= 1;			/* bad outer IP checksum */
+	f[4][key_at] ^= 1;		/* another VNI / label */
+	f[6][glen - 1] ^= 0x55;		/* payload only */
+	len[8] = (uint16_t)(glen - 1);	/* shorter than its IP length */
+	f[9][key_at] ^= 1;
+	f[10][bos_at] ^= 1;		/* MPLS: bottom of stack gone */
+	len[12] = (uint16_t)(glen + 2);	/* Ethernet padding after it */
+	f[12][glen] = f[12][glen + 1] = 0xee;
+	d1 = rx_frames(f, len, NREC, false);
+	one = all;
+	d2 = rx_frames(f, len, NREC, true);
+	assert_int_equal(d1, d2);
+	assert_true(d1 >= 2);
+	assert_int_equal(one.n, all.n);
+	assert_true(all.n >= NREC - 4);
+	for (unsigned i = 0; i < all.n; i++) {
+		assert_int_equal(one.port[i], all.port[i]);
+		assert_int_equal(one.len[i], all.len[i]);
+		assert_memory_equal(&one.tun[i], &all.tun[i], sizeof(all.tun[i]));
+		assert_memory_equal(one.bytes[i], all.bytes[i], MIN(all.len[i], 256));
+	}
+	assert_int_equal(port_del(tp), 0);
+}
+
+static void test_rx_burst(void **state)
+{
+	(void)state;
+	/* VXLAN: VNI at 46..48 (no BOS: flip a reserved byte instead). */
+	rx_burst_case(TNL_VXLAN, "vxlan", "key=flow", 48, 49);
+	/* MPLS over GRE (no key): the label at 38..41, BOS in byte 40. */
+	rx_burst_case(TNL_MPLSOGRE, "mplsogre", "remote_ip=flow", 39, 40);
+}
+
 /* Malformed outer headers: each a named drop, never a crash; every
  * truncation of a valid packet is rejected or taken as not ours. */
 static void test_malformed(void **state)
@@ -608,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_mtu_and_routes),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_rx_decap),
+		cmocka_unit_test(test_rx_burst),
 		cmocka_unit_test(test_malformed),
 	};
 
