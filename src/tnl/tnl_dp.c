@@ -89,6 +89,8 @@ struct encap_ctx {
 	uint8_t hdr[HDR_MAX];
 	size_t hlen;
 	uint16_t ip_sum;
+	uint16_t last_sport;		/* entropy port of last_k */
+	const struct flow_key *last_k;
 };
 
 /* Route, neighbour and template for one record: 0 or a drop reason. */
@@ -134,8 +136,44 @@ static inline void copy_hdr(uint8_t *h, const uint8_t *t, size_t hlen)
 	}
 }
 
+/* Do two IPv4 keys agree on everything tnl_entropy_port hashes? (MACs,
+ * ethertype, addresses, ports, protocol: a burst of one flow does.) */
+static inline bool entropy_same(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x[4], y[4];
+	uint32_t u, v;
+
+	if (a->dl_type != __builtin_bswap16(ETH_P_IP) || b->dl_type != a->dl_type ||
+	    a->nw_proto != b->nw_proto)
+		return false;
+	memcpy(&x[0], a->dl_dst, 8);
+	memcpy(&x[1], a->dl_dst + 6, 8);	/* through dl_type */
+	memcpy(&x[2], &a->nw_src, 8);		/* and nw_dst */
+	memcpy(&y[0], b->dl_dst, 8);
+	memcpy(&y[1], b->dl_dst + 6, 8);
+	memcpy(&y[2], &b->nw_src, 8);
+	memcpy(&u, &a->tp_src, 4);		/* and tp_dst */
+	memcpy(&v, &b->tp_src, 4);
+	x[3] = u;
+	y[3] = v;
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
+}
+
+/* The outer UDP source port of a packet with key k (NULL: hash the frame),
+ * reusing the last one's when k's hashed fields equal the last key's. */
+static inline uint16_t entropy_port(struct encap_ctx *e, const struct pkt *p,
+				    const struct flow_key *k)
+{
+	if (!k)
+		return tnl_entropy_port_frame(p->data, p->len);
+	if (!e->last_k || !entropy_same(k, e->last_k))
+		e->last_sport = tnl_entropy_port(k);
+	e->last_k = k;
+	return e->last_sport;
+}
+
 /* One packet: 0 or a drop reason. */
-static int encap_one(const struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+static int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
 		     const struct flow_key *k)
 {
 	uint16_t sport = 0;
@@ -146,7 +184,7 @@ static int encap_one(const struct encap_ctx *e, const struct dpact_tnl_push *a, 
 	if ((p->flags & PKT_F_CSUM_PARTIAL) && !finish_csum(p))
 		return TNL_DROP_BAD_HDR;
 	if (udp)
-		sport = k ? tnl_entropy_port(k) : tnl_entropy_port_frame(p->data, p->len);
+		sport = entropy_port(e, p, k);
 	if (is_mpls_type(a->tnl_type) && (r = mpls_inner(p, a->key)))
 		return r;
 	/* Oversize is dropped, not answered with ICMP: see DESIGN.md. */
@@ -173,7 +211,7 @@ static uint16_t encap_batch(unsigned pmd, const struct tnl_conf *c,
 			    const struct flow_key *const *keys, uint16_t n,
 			    const struct tnl_uplink **up)
 {
-	struct encap_ctx e;
+	struct encap_ctx e = { .last_k = NULL };
 	uint16_t m = 0;
 	int r = encap_prepare(pmd, c, a, &e);
 

@@ -363,6 +363,29 @@ static void test_entropy(void **state)
 			}
 	}
 	assert_true(distinct >= 56);
+	/* In one batch, flows interleaved: each packet gets its own flow's
+	 * port (the batch reuses a port only for an equal flow). */
+	{
+		static const uint16_t flow_of[5] = { 1000, 1000, 1001, 1001, 1000 };
+		struct pkt *b[5];
+		uint16_t alone[2];
+
+		for (unsigned f = 0; f < 2; f++) {
+			struct pkt *p = inner(80, (uint16_t)(1000 + f));
+
+			reset();
+			push(TNL_VXLAN, 1, PEER, &p, 1, 0);
+			alone[f] = be16(out_rec.bytes[0] + 34);
+		}
+		assert_int_not_equal(alone[0], alone[1]);
+		for (unsigned i = 0; i < 5; i++)
+			b[i] = inner(80, flow_of[i]);
+		reset();
+		push(TNL_VXLAN, 1, PEER, b, 5, 0);
+		assert_int_equal(out_rec.n, 5);
+		for (unsigned i = 0; i < 5; i++)
+			assert_int_equal(be16(out_rec.bytes[i] + 34), alone[flow_of[i] - 1000]);
+	}
 	/* No flow key: the frame itself is hashed, also in range. */
 	assert_true(tnl_entropy_port_frame(out_rec.bytes[0] + 50, 80) >= 49152);
 }
