@@ -10,6 +10,9 @@
  */
 #include <string.h>
 #include <urcu-qsbr.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "tnl_priv.h"
 
@@ -464,6 +467,15 @@ static void deliver_run(unsigned pmd, const struct tnl_port_cfg *pc, struct pkt 
  * 32-byte compares that overlap in the middle. */
 static inline bool hdr_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
+#if defined(__AVX2__)
+	__m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a);
+	__m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a + n - 32));
+	__m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
+	__m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + n - 32));
+	__m256i d = _mm256_or_si256(_mm256_xor_si256(x0, y0), _mm256_xor_si256(x1, y1));
+
+	return _mm256_testz_si256(d, d);
+#else
 	uint64_t x = 0;
 
 	for (size_t i = 0; i < 32; i += 8) {
@@ -476,6 +488,7 @@ static inline bool hdr_eq(const uint8_t *a, const uint8_t *b, size_t n)
 		x |= (u ^ v) | (w ^ y);
 	}
 	return !x;
+#endif
 }
 
 #define REF_BYTES	64
