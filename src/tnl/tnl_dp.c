@@ -94,6 +94,8 @@ struct encap_ctx {
 	uint16_t ip_sum;
 	uint16_t last_sport;		/* entropy port of last_k */
 	const struct flow_key *last_k;
+	uint32_t max_len;		/* longest inner frame the uplink MTU takes */
+	bool udp, mpls;			/* the record's type is a UDP / an MPLS one */
 };
 
 /* Route, neighbour and template for one record: 0 or a drop reason. */
@@ -123,6 +125,9 @@ static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dp
 	if (unlikely(!e->hlen))
 		return TNL_DROP_NO_HEADROOM;
 	e->ip_sum = tnl_hdr_ip_sum(e->hdr);
+	e->max_len = (uint32_t)e->up->mtu + ETH_HLEN - (uint32_t)e->hlen;
+	e->udp = is_udp_type(a->tnl_type);
+	e->mpls = is_mpls_type(a->tnl_type);
 	return 0;
 }
 
@@ -180,25 +185,24 @@ static int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct
 		     const struct flow_key *k)
 {
 	uint16_t sport = 0;
-	bool udp = is_udp_type(a->tnl_type);
 	uint8_t *h;
 	int r;
 
-	if ((p->flags & PKT_F_CSUM_PARTIAL) && !finish_csum(p))
+	if (unlikely(p->flags & PKT_F_CSUM_PARTIAL) && !finish_csum(p))
 		return TNL_DROP_BAD_HDR;
-	if (udp)
+	if (e->udp)
 		sport = entropy_port(e, p, k);
-	if (is_mpls_type(a->tnl_type) && (r = mpls_inner(p, a->key)))
+	if (e->mpls && (r = mpls_inner(p, a->key)))
 		return r;
 	/* Oversize is dropped, not answered with ICMP: see DESIGN.md. */
-	if (unlikely(p->len + e->hlen - ETH_HLEN > e->up->mtu))
+	if (unlikely(p->len > e->max_len))
 		return TNL_DROP_TOO_BIG;
 	h = pkt_push(p, (uint16_t)e->hlen);
 	if (unlikely(!h))
 		return TNL_DROP_NO_HEADROOM;
 	copy_hdr(h, e->hdr, e->hlen);
-	tnl_hdr_finish(h, p->len, e->ip_sum, sport, udp);
-	if (udp && (a->flags & DPACT_TNL_CSUM))
+	tnl_hdr_finish(h, p->len, e->ip_sum, sport, e->udp);
+	if (e->udp && (a->flags & DPACT_TNL_CSUM))
 		udp_csum(p);
 	p->l3_off = ETH_HLEN;
 	p->l4_off = ETH_HLEN + 20;
