@@ -9,7 +9,7 @@
 # then the two tunnel benches' closed loops as they configure xviod
 # (dp_bench --loop): bench/tnl.sh (1,000 rules, VXLAN encap / decap per pass)
 # and bench/vrouter.sh --mplsogre (100k routes per VRF, MPLSoGRE encap / decap).
-#   bench/dp_callgrind.sh [BUILD-DIR] [PACKETS]     (~4 min)
+#   bench/dp_callgrind.sh [BUILD-DIR] [PACKETS]     (~1 min)
 # BUILD-DIR must be configured for valgrind (no AVX-512), e.g.
 #   meson setup /tmp/build-cg -Dnative=false -Dc_args=-march=x86-64-v3 --buildtype=debugoptimized
 set -e
