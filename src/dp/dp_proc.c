@@ -368,8 +368,10 @@ found:
 	}
 }
 
-/* Parse, then classify and act. */
-static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n)
+/* Parse, then classify and act. tun: the burst came out of a tunnel
+ * (tnl_rx), a constant in each caller, so each gets its own copy. */
+static inline __attribute__((always_inline)) void
+pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n, bool tun)
 {
 	const struct flow_key *kp[PKT_BURST];
 	uint32_t same = 0;		/* bit i: packet i has packet i - 1's key */
@@ -389,7 +391,7 @@ static void pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint
 		 * that had its predecessor's headers is as eligible as it. */
 		if (i && emc_on && (prev_same || !(i & 3) || i == 1) &&
 		    (prev_same || flow_same_eligible(pkts[i - 1], kp[i - 1])) &&
-		    flow_same_frame(pkts[i], pkts[i - 1])) {
+		    flow_same_frame(pkts[i], pkts[i - 1], tun)) {
 			kp[i] = kp[i - 1];
 			same |= 1u << i;
 			prev_same = true;
@@ -439,7 +441,7 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 
 static void tnl_deliver(void *arg, uint16_t port, struct pkt **pkts, uint16_t n)
 {
-	pipeline(arg, port, pkts, n);
+	pipeline(arg, port, pkts, n, true);
 }
 
 void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t n)
@@ -461,7 +463,7 @@ void dp_process(struct dp_pmd *ctx, struct port *in, struct pkt **pkts, uint16_t
 	}
 	peer = conf->xc_peer[in_id];
 	if (peer == PORT_ID_NONE) {
-		pipeline(ctx, in_id, pkts, n);
+		pipeline(ctx, in_id, pkts, n, false);
 		return;
 	}
 	/* Cross-connect: the burst goes out whole, unparsed. */

@@ -341,6 +341,20 @@ static inline void key_zero(struct flow_key *k)
 #endif
 }
 
+bool pkt_tun_same(const struct pkt *a, const struct pkt *b)
+{
+	uint64_t x[2], y[2];
+
+	if (!(a->flags & b->flags & PKT_F_TUN))
+		return false;
+	_Static_assert(sizeof(a->tun.opts) == sizeof(x), "pkt_tun_same: opts");
+	memcpy(x, a->tun.opts, sizeof(x));
+	memcpy(y, b->tun.opts, sizeof(y));
+	return a->tun.id == b->tun.id && a->tun.src == b->tun.src && a->tun.dst == b->tun.dst &&
+	       a->tun.flags == b->tun.flags && a->tun.tos == b->tun.tos &&
+	       a->tun.ttl == b->tun.ttl && ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 void flow_extract(struct pkt *p, struct flow_key *k)
 {
 	const uint8_t *d = p->data;

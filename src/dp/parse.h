@@ -102,8 +102,9 @@ void flow_extract(struct pkt *p, struct flow_key *key);
 
 /*
  * Whether flow_extract(p) would give exactly prev_key, the key flow_extract
- * gave prev: true when neither came out of a tunnel (PKT_F_TUN: the key's
- * tun_* fields come from pkt.tun) and p and prev have the same input port,
+ * gave prev: true when both or neither came out of a tunnel (PKT_F_TUN: the
+ * key's tun_* fields come from pkt.tun, so those must be equal too) and p
+ * and prev have the same input port,
  * length and first PARSE_SAME_BYTES bytes, and prev's parse read nothing
  * beyond those bytes (IPv4 with its transport header starting at most
  * PARSE_SAME_BYTES - 20 in: every read flow_extract makes of such a frame
@@ -113,8 +114,8 @@ void flow_extract(struct pkt *p, struct flow_key *key);
  *
  * It is two halves, so a burst pays the first once per parsed frame, not
  * per frame: flow_same_eligible(prev, prev_key) (prev's parse stayed within
- * the bytes compared, and prev is no tunnel packet), then, for each frame
- * after it that has prev's input port, flow_same_frame(p, prev). A frame
+ * the bytes compared), then, for each frame after it that has prev's input
+ * port, flow_same_frame(p, prev, tun). A frame
  * that passes has prev's headers, so it is as eligible as prev was.
  *
  * Keep in step with flow_extract: anything new it reads into the key (pkt
@@ -123,20 +124,29 @@ void flow_extract(struct pkt *p, struct flow_key *key);
 #define PARSE_SAME_BYTES	64
 #define PARSE_BE16_IPV4		(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0x0008 : 0x0800)
 
+/* Both came out of a tunnel and the pkt.tun fields flow_extract copies
+ * into the key are equal (a burst from one tunnel is mostly one flow, as a
+ * plain burst is). Out of line: the plain path never calls it. */
+bool pkt_tun_same(const struct pkt *a, const struct pkt *b);
+
 static inline bool flow_same_eligible(const struct pkt *prev, const struct flow_key *prev_key)
 {
-	return !(prev->flags & PKT_F_TUN) && prev_key->dl_type == PARSE_BE16_IPV4 &&
+	return prev_key->dl_type == PARSE_BE16_IPV4 &&
 	       prev->l4_off && prev->l4_off <= PARSE_SAME_BYTES - 20 &&
 	       (uintptr_t)prev->data - (uintptr_t)prev->buf <= sizeof(prev->buf) - PARSE_SAME_BYTES;
 }
 
-static inline bool flow_same_frame(struct pkt *p, const struct pkt *prev)
+/* tun: whether p or prev came out of a tunnel. A caller that knows (a burst
+ * from one port is all plain or, after decapsulation, all tunnel packets)
+ * passes a constant, and the plain path pays nothing for tunnels. */
+static inline bool flow_same_frame(struct pkt *p, const struct pkt *prev, bool tun)
 {
 	const uint8_t *a = p->data, *b = prev->data;
 
 	/* The compare reads PARSE_SAME_BYTES even of a shorter frame: still
 	 * inside the buffer, and bytes past the end only make it fail. */
-	if (p->len != prev->len || unlikely(p->flags & PKT_F_TUN) ||
+	if (p->len != prev->len ||
+	    (tun ? !pkt_tun_same(p, prev) : unlikely(p->flags & PKT_F_TUN)) ||
 	    (uintptr_t)a - (uintptr_t)p->buf > sizeof(p->buf) - PARSE_SAME_BYTES)
 		return false;
 #if defined(__AVX2__)
@@ -163,7 +173,7 @@ static inline bool flow_extract_same(struct pkt *p, const struct pkt *prev,
 				     const struct flow_key *prev_key)
 {
 	return p->in_port == prev->in_port && flow_same_eligible(prev, prev_key) &&
-	       flow_same_frame(p, prev);
+	       flow_same_frame(p, prev, (p->flags | prev->flags) & PKT_F_TUN);
 }
 
 /*

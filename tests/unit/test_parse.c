@@ -1381,7 +1381,7 @@ static void test_extract_same(void **state)
 	assert_non_null(b);
 	srand(99);
 	for (int it = 0; it < 200000; it++) {
-		uint32_t len, m = (uint32_t)rand() % 9;
+		uint32_t len, m = (uint32_t)rand() % 10;
 
 		random_frame(&f, &len);
 		memset(a, 0, offsetof(struct pkt, buf));
@@ -1390,6 +1390,16 @@ static void test_extract_same(void **state)
 		memcpy(a->data, f.b, len);
 		a->len = (uint16_t)len;
 		a->in_port = 3;
+		if (m >= 6) {		/* both out of one tunnel */
+			a->flags |= PKT_F_TUN;
+			a->tun.id = (uint64_t)rand();
+			a->tun.src = (uint32_t)rand();
+			a->tun.dst = (uint32_t)rand();
+			a->tun.flags = (uint16_t)rand();
+			a->tun.tos = (uint8_t)rand();
+			a->tun.ttl = (uint8_t)rand();
+			a->tun.opts[rand() % sizeof(a->tun.opts)] = (uint8_t)rand();
+		}
 		flow_extract(a, &ka);
 		*b = *a;	/* whole packet, buffer included */
 		b->data = b->buf + PKT_HEADROOM;
@@ -1405,10 +1415,21 @@ static void test_extract_same(void **state)
 		else if (m == 5) {	/* out of a tunnel: tun_* come from pkt.tun */
 			b->flags |= PKT_F_TUN;
 			b->tun.id = 42;
+		} else if (m == 7) {	/* another tunnel, or not one */
+			switch (rand() % 8) {
+			case 0: b->tun.id ^= 1; break;
+			case 1: b->tun.src ^= 1u << (rand() % 32); break;
+			case 2: b->tun.dst ^= 1u << (rand() % 32); break;
+			case 3: b->tun.flags ^= 1; break;
+			case 4: b->tun.tos ^= 4; break;
+			case 5: b->tun.ttl ^= 1; break;
+			case 6: b->tun.opts[rand() % sizeof(b->tun.opts)] ^= 0x10; break;
+			default: b->flags &= (uint16_t)~PKT_F_TUN; break;
+			}
 		}
 		if (!flow_extract_same(b, a, &ka)) {
 			n_differ++;
-			if (m == 0 && ka.dl_type == htons(0x0800) && a->l4_off &&
+			if ((m == 0 || m == 6 || m >= 8) && ka.dl_type == htons(0x0800) && a->l4_off &&
 			    a->l4_off <= PARSE_SAME_BYTES - 20)
 				fail_msg("identical eligible frame not recognised");
 			continue;
