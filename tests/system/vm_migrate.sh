@@ -112,6 +112,35 @@ guest() { # NAME PORT IP MAC [vm_start options]
 	fi
 }
 
+# ping_stats FILE FIRST_SEQ: of a ping log whose reply lines start with a
+# time stamp in seconds ("12.34 ..." from B's uptime, "[1700000000.1] ..."
+# from ping -D) and carry seq=N (busybox numbers from 0, iputils from 1):
+# sent, lost, the longest run of lost replies, the pace in ms per ping sent
+# (lost replies must not stretch it), the longest gap between two replies in
+# ms, and the outage (longest run x pace).
+ping_stats() {
+	python3 - "$1" "$2" <<'EOF'
+import re, sys
+t, sent, first = {}, 0, int(sys.argv[2])
+for l in open(sys.argv[1]):
+    m = re.match(r"\[?([\d.]+)\]? .*seq=(\d+) ", l)
+    if m:
+        t.setdefault(int(m.group(2)), float(m.group(1)))
+    m = re.search(r"(\d+) packets transmitted", l)
+    if m:
+        sent = int(m.group(1))
+run = best = 0
+for s in range(first, first + sent):
+    run = run + 1 if s not in t else 0
+    best = max(best, run)
+seqs = sorted(t)
+span = (t[seqs[-1]] - t[seqs[0]]) * 1000 if len(seqs) > 1 else 0
+pace = span / max(seqs[-1] - seqs[0], 1) if seqs else 0
+gap = max([(t[b] - t[a]) * 1000 for a, b in zip(seqs, seqs[1:])] or [0])
+print(sent, sent - len(t), best, round(pace, 1), round(gap), round(best * pace))
+EOF
+}
+
 sw_start
 MAC_A=52:54:00:6d:$(printf '%02x:%02x' $(($$ % 256)) $((($$ >> 8) % 256)))
 MAC_B=52:54:00:6e:$(printf '%02x:%02x' $(($$ % 256)) $((($$ >> 8) % 256)))
@@ -171,51 +200,11 @@ tcp_rc=$?
 ip=$(vm_run vmA2 "ip -4 addr show eth0") || fail "no answer from vmA after migration"
 echo "$ip" | grep -q "10.97.0.1/24" || fail "vmA lost its address: $ip"
 # The gap: the longest time B went without a reply, from the arrival stamps.
-read -r sent lost run pace gap outage < <(python3 - "$T_TMP/ping.out" <<'EOF'
-import re, sys
-t = {}
-sent = 0
-for l in open(sys.argv[1]):
-    m = re.match(r"([\d.]+) .*seq=(\d+) ", l)
-    if m:
-        t.setdefault(int(m.group(2)), float(m.group(1)))
-    m = re.search(r"(\d+) packets transmitted", l)
-    if m:
-        sent = int(m.group(1))
-run = best = 0
-for s in range(sent):
-    run = run + 1 if s not in t else 0
-    best = max(best, run)
-seqs = sorted(t)
-span = (t[seqs[-1]] - t[seqs[0]]) * 1000 if len(seqs) > 1 else 0
-# The pace per ping sent, not per reply: lost replies must not stretch it.
-pace = span / max(seqs[-1] - seqs[0], 1) if seqs else 0
-gap = max([(t[b] - t[a]) * 1000 for a, b in zip(seqs, seqs[1:])] or [0])
-print(sent, sent - len(t), best, round(pace, 1), round(gap), round(best * pace))
-EOF
-)
+read -r sent lost run pace gap outage < <(ping_stats "$T_TMP/ping.out" 0)
 [ "$sent" -gt 0 ] || fail "no pings sent: $(head -5 "$T_TMP/ping.out")"
 wait "$HP_PID" || true
 # The host's view: replies stamped by ping -D (epoch seconds).
-read -r hsent hlost hrun hgap < <(python3 - "$T_TMP/hping.out" <<'EOF'
-import re, sys
-t, sent = {}, 0
-for l in open(sys.argv[1]):
-    m = re.match(r"\[([\d.]+)\] .*icmp_seq=(\d+) ", l)
-    if m:
-        t.setdefault(int(m.group(2)), float(m.group(1)))
-    m = re.search(r"(\d+) packets transmitted", l)
-    if m:
-        sent = int(m.group(1))
-seqs = sorted(t)
-run = best = 0
-for s in range(seqs[0] if seqs else 1, sent + 1):
-    run = run + 1 if s not in t else 0
-    best = max(best, run)
-gap = max([(t[b] - t[a]) * 1000 for a, b in zip(seqs, seqs[1:])] or [0])
-print(sent, sent - len(t), best, round(gap))
-EOF
-)
+read -r hsent hlost hrun _ hgap _ < <(ping_stats "$T_TMP/hping.out" 1)
 [ "${hsent:-0}" -gt 100 ] || fail "the host pinger sent ${hsent:-0} pings: $(tail -3 "$T_TMP/hping.out")"
 now_port=$(sw_port_of_mac "$MAC_A")
 bw=$(echo "$tcp" | awk '/receiver/{print $(NF-2)}')
