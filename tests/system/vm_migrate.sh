@@ -71,6 +71,9 @@ sw_start() {
 	T_CLEANUP+=("rm -rf /var/run/dpdk/ovsmig$$")
 	wait_for 90 test -S "$d/vswitchd.ctl" || fail "ovs-vswitchd did not start: $(tail -3 "$d/vswitchd.log")"
 	vsctl add-br br0 -- set bridge br0 datapath_type=netdev || fail "add-br: $(tail -3 "$d/vswitchd.log")"
+	# The userspace datapath's taps persist after ovs-vswitchd dies (as
+	# bench/relay.py knows): removed after it is killed.
+	T_CLEANUP+=("ip link del br0" "ip link del ovs-netdev")
 }
 sw_add_port() { # NAME SOCK
 	if [ "$SW" = xviod ]; then
