@@ -356,8 +356,7 @@ found:
 		}
 		a = mflow_actions(e);
 		mflow_account(&dp_mflow, ctx->txq, e, j - i, bytes, now);
-		o = (const void *)a->data;
-		if (likely(a->len == sizeof(*o) && o->type == DPACT_OUTPUT)) {
+		if ((o = dpact_single_output(a->data, a->len))) {
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
 			keys_unshare(kp, keys, i, j);

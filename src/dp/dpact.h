@@ -349,15 +349,23 @@ void dpact_execute_slow(struct dpact_ctx *ctx, struct pkt **pkts,
 			const struct flow_key *const *keys, uint16_t n,
 			const void *acts, size_t len);
 
+/* The common megaflow, one output and nothing else (it reads no key): its
+ * record, or NULL. */
+static inline const struct dpact_output *dpact_single_output(const void *acts, size_t len)
+{
+	const struct dpact_output *o = acts;
+
+	return likely(len == sizeof(*o) && o->type == DPACT_OUTPUT) ? o : NULL;
+}
+
 /* PMD: run list acts (len bytes) over n packets of one megaflow. */
 static inline void dpact_execute_batch(struct dpact_ctx *ctx, struct pkt **pkts,
 				       const struct flow_key *const *keys, uint16_t n,
 				       const void *acts, size_t len)
 {
-	const struct dpact_output *o = acts;
+	const struct dpact_output *o = dpact_single_output(acts, len);
 
-	/* The common megaflow: one output. */
-	if (likely(len == sizeof(*o) && o->type == DPACT_OUTPUT)) {
+	if (o) {
 		ctx->output(ctx->pmd, o->port, pkts, n);
 		return;
 	}
