@@ -107,8 +107,8 @@ void flow_extract(struct pkt *p, struct flow_key *key);
  * and prev have the same input port,
  * length and first PARSE_SAME_BYTES bytes, and prev's parse read nothing
  * beyond those bytes (IPv4 with its transport header starting at most
- * PARSE_SAME_BYTES - 20 in: every read flow_extract makes of such a frame
- * is within them). Then p's header offsets are set as flow_extract would
+ * PARSE_SAME_BYTES - 20 in, or MPLS: every read flow_extract makes of such
+ * a frame is within them). Then p's header offsets are set as flow_extract would
  * set them, and the caller may use prev_key for p. A burst is mostly one
  * flow; this is ~15 instructions where the parse is ~100.
  *
@@ -129,11 +129,22 @@ void flow_extract(struct pkt *p, struct flow_key *key);
  * plain burst is). Out of line: the plain path never calls it. */
 bool pkt_tun_same(const struct pkt *a, const struct pkt *b);
 
+/* An MPLS frame's parse reads the label stack and nothing beneath it: at
+ * most two VLAN tags, an LLC/SNAP header and FLOW_MAX_MPLS entries. */
+#define PARSE_BE16_MPLS_UC	(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0x4788 : 0x8847)
+#define PARSE_BE16_MPLS_MC	(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0x4888 : 0x8848)
+_Static_assert(14 + 2 * 4 + 8 + 4 * FLOW_MAX_MPLS <= PARSE_SAME_BYTES,
+	       "flow_same_eligible: an MPLS parse within PARSE_SAME_BYTES");
+
 static inline bool flow_same_eligible(const struct pkt *prev, const struct flow_key *prev_key)
 {
-	return prev_key->dl_type == PARSE_BE16_IPV4 &&
-	       prev->l4_off && prev->l4_off <= PARSE_SAME_BYTES - 20 &&
-	       (uintptr_t)prev->data - (uintptr_t)prev->buf <= sizeof(prev->buf) - PARSE_SAME_BYTES;
+	bool room = (uintptr_t)prev->data - (uintptr_t)prev->buf <= sizeof(prev->buf) - PARSE_SAME_BYTES;
+
+	if (likely(prev_key->dl_type == PARSE_BE16_IPV4))
+		return prev->l4_off && prev->l4_off <= PARSE_SAME_BYTES - 20 && room;
+	/* Decapsulated MPLS over GRE/UDP: one tunnel's burst is one label. */
+	return (prev_key->dl_type == PARSE_BE16_MPLS_UC || prev_key->dl_type == PARSE_BE16_MPLS_MC) &&
+	       room;
 }
 
 /* tun: whether p or prev came out of a tunnel. A caller that knows (a burst
