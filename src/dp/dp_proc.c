@@ -359,7 +359,8 @@ found:
 		if ((o = dpact_single_output(a->data, a->len))) {
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
-			keys_unshare(kp, keys, i, j);
+			if (dpact_writes_keys(a->data, a->len))
+				keys_unshare(kp, keys, i, j);
 			dpact_execute_slow(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i),
 					   a->data, a->len);
 		}

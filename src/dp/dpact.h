@@ -358,6 +358,11 @@ static inline const struct dpact_output *dpact_single_output(const void *acts, s
 	return likely(len == sizeof(*o) && o->type == DPACT_OUTPUT) ? o : NULL;
 }
 
+/* Whether list acts may write the packets' keys (ct fills its fields; a
+ * group's buckets are not looked into, so a group counts as writing): if
+ * not, packets with equal headers may share one key through it. */
+bool dpact_writes_keys(const void *acts, size_t len);
+
 /* PMD: run list acts (len bytes) over n packets of one megaflow. */
 static inline void dpact_execute_batch(struct dpact_ctx *ctx, struct pkt **pkts,
 				       const struct flow_key *const *keys, uint16_t n,

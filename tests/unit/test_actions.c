@@ -304,6 +304,17 @@ static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 	return r;
 }
 
+/* run1, the one packet out of port kept for inspection (the caller frees
+ * or runs it again). */
+static struct pkt *run_kept(struct pkt *p, const struct flow_key *k, unsigned port)
+{
+	keep_pkts = true;
+	run1(p, k);
+	keep_pkts = false;
+	assert_int_equal(out[port].n, 1);
+	return kept[port][0];
+}
+
 static const uint8_t *ip_of(const uint8_t *frame)
 {
 	uint16_t t = (uint16_t)(frame[12] << 8 | frame[13]);
@@ -457,11 +468,7 @@ static void test_csum_partial(void **state)
 			pv = dpact_put(&L, DPACT_PUSH_VLAN);
 			pv->tpid = 0x88a8, pv->tci = __builtin_bswap16(7);
 			dpact_put_output(&L, 2);
-			keep_pkts = true;
-			run1(p, &k);
-			keep_pkts = false;
-			assert_int_equal(out[2].n, 1);
-			p = kept[2][0];
+			p = run_kept(p, &k, 2);
 			assert_int_equal(p->csum_start, start + 4);
 			memcpy(f, p->data, p->len);
 			complete_partial(f, p->len, p->csum_start, p->csum_offset);
@@ -585,11 +592,7 @@ static void test_vlan_push_pop(void **state)
 	v = dpact_put(&L, DPACT_SET_VLAN);
 	v->tci = __builtin_bswap16(0x0009), v->mask = __builtin_bswap16(0x0fff);	/* vid 9 */
 	dpact_put_output(&L, 1);
-	keep_pkts = true;
-	run1(p, &k);
-	keep_pkts = false;
-	assert_int_equal(out[1].n, 1);
-	p = kept[1][0];
+	p = run_kept(p, &k, 1);
 	assert_int_equal(p->len, olen + 4);
 	assert_int_equal(p->l3_off, 18);
 	assert_int_equal(p->l4_off, 38);
@@ -651,11 +654,7 @@ static void test_mpls_push_pop(void **state)
 	sm->lse = __builtin_bswap32(201u << 12), sm->mask = __builtin_bswap32(0xfffff000u);
 	dpact_put(&L, DPACT_DEC_MPLS_TTL);
 	dpact_put_output(&L, 1);
-	keep_pkts = true;
-	run1(p, &k);
-	keep_pkts = false;
-	assert_int_equal(out[1].n, 1);
-	p = kept[1][0];
+	p = run_kept(p, &k, 1);
 	f = p->data;
 	assert_int_equal(p->len, olen + 8);
 	/* VLAN tag stays outside the label stack. */
@@ -694,6 +693,75 @@ static void test_mpls_push_pop(void **state)
 	run1(mk_ipv4(6, false, NULL), &k);
 	assert_int_equal(out[2].n, 0);
 	assert_int_equal(ctx.drops[DPACT_DROP_NO_HEADER], 1);
+}
+
+/* The fast paths: pop_mpls of an untagged frame (the MACs moved as fixed
+ * words), set_ipv4 of the TTL alone (whole and partial mask), checked
+ * against the original bytes and a full checksum; and which lists may
+ * share one key between packets (dpact_writes_keys). */
+static void test_untagged_pop_ttl_only(void **state)
+{
+	struct flow_key k;
+	struct pkt *p = mk_ipv4(17, false, &k);
+	uint8_t orig[256];
+	uint16_t olen = p->len;
+	struct dpact_mpls *m;
+	struct dpact_set_ipv4 *s;
+
+	(void)state;
+	memcpy(orig, p->data, olen);
+	reset();
+	lreset();
+	m = dpact_put(&L, DPACT_PUSH_MPLS);
+	m->ethertype = 0x8847, m->lse = __builtin_bswap32(100u << 12);
+	dpact_put_output(&L, 1);
+	p = run_kept(p, &k, 1);
+	assert_int_equal(p->len, olen + 4);
+	assert_memory_equal(p->data, orig, 12);
+
+	reset();
+	lreset();
+	m = dpact_put(&L, DPACT_POP_MPLS);
+	m->ethertype = 0x0800;
+	s = dpact_put(&L, DPACT_SET_IPV4);
+	s->ttl = 7, s->ttl_mask = 0xff;
+	dpact_put_output(&L, 2);
+	p = run_kept(p, &k, 2);
+	assert_int_equal(p->len, olen);
+	assert_int_equal(p->l3_off, 14);
+	assert_int_equal(p->l4_off, 34);
+	assert_memory_equal(p->data, orig, 14 + 8);
+	assert_int_equal(p->data[14 + 8], 7);
+	assert_int_equal(p->data[14 + 9], orig[14 + 9]);
+	assert_memory_equal(p->data + 14 + 12, orig + 14 + 12, olen - 14u - 12u);
+	check_ipv4_frame(p->data, 17);
+
+	/* Partial mask: the TTL's low bits only; checksum still whole. */
+	reset();
+	lreset();
+	s = dpact_put(&L, DPACT_SET_IPV4);
+	s->ttl = 0x05, s->ttl_mask = 0x0f;
+	dpact_put_output(&L, 3);
+	run1(p, &k);
+	assert_int_equal(out[3].n, 1);
+	assert_int_equal(out[3].bytes[0][14 + 8], 0x05);
+	check_ipv4_frame(out[3].bytes[0], 17);
+
+	/* Key sharing: rewrites, routes and outputs never write a key. */
+	lreset();
+	dpact_put(&L, DPACT_POP_MPLS);
+	dpact_put(&L, DPACT_SET_IPV4);
+	dpact_put(&L, DPACT_ROUTE);
+	assert_false(dpact_writes_keys(L.data, L.len));
+	dpact_put(&L, DPACT_CT);
+	assert_true(dpact_writes_keys(L.data, L.len));
+	lreset();
+	dpact_put(&L, DPACT_CT_CLEAR);
+	assert_true(dpact_writes_keys(L.data, L.len));
+	lreset();
+	dpact_put(&L, DPACT_GROUP);	/* buckets not looked into */
+	assert_true(dpact_writes_keys(L.data, L.len));
+	lreset();
 }
 
 static void test_dec_ttl(void **state)
@@ -1218,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_set_ipv6),
 		cmocka_unit_test(test_vlan_push_pop),
 		cmocka_unit_test(test_mpls_push_pop),
+		cmocka_unit_test(test_untagged_pop_ttl_only),
 		cmocka_unit_test(test_dec_ttl),
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_batch),
