@@ -46,6 +46,11 @@
 #define CT_F_NAT	0x04	/* nat: apply the connection's NAT, set one up on commit */
 #define CT_F_MARK	0x08	/* exec(set_field:..->ct_mark) */
 #define CT_F_LABEL	0x10	/* exec(set_field:..->ct_label) */
+/* Datapath only (the pipeline sets it, nothing prints it): no action after
+ * this ct() reads its verdict from the key (no ct(table=N) recirculation,
+ * no nat rewriting the key's addresses), so ct_execute writes no key and
+ * accepts keys shared between packets. */
+#define CT_F_NO_KEY	0x20
 
 /* ct_nat.flags */
 #define CT_NAT_SRC	0x01
@@ -114,9 +119,13 @@ struct ct_pmd {
 
 /* ---- datapath ---- */
 
-/* PMD: run one ct() over n packets; fills every keys[i]'s ct fields.
- * now_ms: the batch's clock (ct_now_ms()). Never drops a packet: an invalid
- * one comes back with +trk+inv, as in OVS, and the flows decide. */
+/* PMD: run one ct() over n packets; fills every keys[i]'s ct fields (none
+ * with CT_F_NO_KEY). now_ms: the batch's clock (ct_now_ms()). Never drops a
+ * packet: an invalid one comes back with +trk+inv, as in OVS, and the flows
+ * decide. keys[i] == keys[i - 1] says that packet i has the frame headers of
+ * packet i - 1 (parse.h's flow_same_frame), and is allowed only with
+ * CT_F_NO_KEY: such packets share one verdict unless TCP or the connection
+ * goes meanwhile. */
 void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
 		const struct ct_action *a, uint64_t now_ms);
 /* ct_clear: forget the tracking state in a key. */

@@ -229,7 +229,7 @@ static void fill_orig(struct flow_key *k, const struct ct_tuple *o)
 
 /* Every ct field of the key written once (no clear first: this runs per
  * packet). */
-static void set_result(struct flow_key *k, uint8_t state, uint16_t zone, const struct ct_conn *c,
+static void key_result(struct flow_key *k, uint8_t state, uint16_t zone, const struct ct_conn *c,
 		       const struct ct_tuple *orig)
 {
 	if (!c && !orig) {
@@ -249,6 +249,14 @@ static void set_result(struct flow_key *k, uint8_t state, uint16_t zone, const s
 		memset(k->ct_label, 0, 16);
 	}
 	fill_orig(k, orig);
+}
+
+/* The verdict into the key, unless no action reads it there. */
+static inline void set_result(struct flow_key *k, uint8_t state, const struct ct_action *a,
+			      const struct ct_conn *c, const struct ct_tuple *orig)
+{
+	if (!(a->flags & CT_F_NO_KEY))
+		key_result(k, state, a->zone, c, orig);
 }
 
 void ct_clear_key(struct flow_key *k)
@@ -361,7 +369,7 @@ static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
 
 	if (!n) {
 		INV(pmd, CT_INV_ICMP_TYPE);
-		set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
+		set_result(k, CS_TRACKED | CS_INVALID, a, NULL, NULL);
 		return;
 	}
 	c = ct_node_conn(n);
@@ -374,7 +382,7 @@ static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
 	}
 	if (a->flags & CT_F_COMMIT)
 		apply_mark_label(c, a);
-	set_result(k, state, a->zone, c, NULL);
+	set_result(k, state, a, c, NULL);
 }
 
 /* One packet whose tuple (cp, hash h) or failure to have one (r) the batch
@@ -393,7 +401,7 @@ static struct ct_node *ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key
 
 	if (unlikely(r)) {
 		INV(pmd, r - 1);
-		set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
+		set_result(k, CS_TRACKED | CS_INVALID, a, NULL, NULL);
 		return NULL;
 	}
 	if (unlikely(cp->icmp_error)) {
@@ -408,7 +416,7 @@ again:
 	if (!n) {
 		if (cp->icmp_reply) {
 			INV(pmd, CT_INV_ICMP_TYPE);
-			set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
+			set_result(k, CS_TRACKED | CS_INVALID, a, NULL, NULL);
 			return NULL;
 		}
 		if (cp->t.proto == PROTO_TCP) {
@@ -419,20 +427,20 @@ again:
 			if (!ct_tcp_valid_flags(fl) || (fl & 0x16) != 0x02) {
 				INV(pmd, ct_tcp_valid_flags(fl) ? CT_INV_TCP_NO_SYN :
 				    CT_INV_TCP_FLAGS);
-				set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
+				set_result(k, CS_TRACKED | CS_INVALID, a, NULL, NULL);
 				return NULL;
 			}
 		}
 		COUNTER_ADD(pmd->n_lookups_new, 1);
 		if (!(a->flags & CT_F_COMMIT)) {
 			/* +new, but nothing is created until a commit. */
-			set_result(k, CS_TRACKED | CS_NEW, a->zone, NULL, &cp->t);
+			set_result(k, CS_TRACKED | CS_NEW, a, NULL, &cp->t);
 			return NULL;
 		}
 		state = 0;
 		n = commit_new(pmd, cp, h, a, now, &state, &tries);
 		if (!n) {
-			set_result(k, state, a->zone, NULL, NULL);
+			set_result(k, state, a, NULL, NULL);
 			return NULL;
 		}
 		if (n->dir == CT_DIR_ORIG && !(ct_node_conn(n)->flags & CT_C_SEEN_REPLY)) {
@@ -464,7 +472,7 @@ again:
 			ct_conn_unlink(c);
 		if (unlikely(r)) {
 			INV(pmd, r - 1);
-			set_result(k, CS_TRACKED | CS_INVALID, a->zone, NULL, NULL);
+			set_result(k, CS_TRACKED | CS_INVALID, a, NULL, NULL);
 			return NULL;
 		}
 		ct_conn_touch(c, ct_tcp_tmo(c), now);
@@ -487,7 +495,7 @@ nat:
 		state |= (c->flags & CT_C_SNAT ? CS_SRC_NAT : 0) |
 			 (c->flags & CT_C_DNAT ? CS_DST_NAT : 0);
 	}
-	set_result(k, state, a->zone, c, NULL);
+	set_result(k, state, a, c, NULL);
 	return n;
 }
 
@@ -510,16 +518,17 @@ static void ct_repeat(struct pkt *p, struct flow_key *k, const struct flow_key *
 
 	if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT)))
 		ct_nat_packet(p, k, c, n->dir);
-	memcpy((uint8_t *)k + CT_KEY_FROM, (const uint8_t *)prev + CT_KEY_FROM, CT_KEY_LEN);
+	if (!(a->flags & CT_F_NO_KEY) && k != prev)
+		memcpy((uint8_t *)k + CT_KEY_FROM, (const uint8_t *)prev + CT_KEY_FROM, CT_KEY_LEN);
 }
 
 /* Is this IPv4 UDP packet's tuple the previous one's (prev, which had a
  * tuple; zone included: one action)? Told from the keys, without building
- * and comparing tuples; the caller compared nw_dst. 1 yes (cp filled, only
- * the packet's own length checked), 0 no (both IPv4 UDP, their tuple fields
- * differ), -1 not both IPv4 UDP, so the keys cannot say. */
-static int udp4_same(const struct pkt *p, const struct flow_key *k, const struct flow_key *pk,
-		     struct ct_pkt *cp, const struct ct_pkt *prev)
+ * and comparing tuples; the caller compared nw_dst. 1 yes (only the
+ * packet's own length checked: own() fills its ct_pkt if it needs one), 0
+ * no (both IPv4 UDP, their tuple fields differ), -1 not both IPv4 UDP, so
+ * the keys cannot say. */
+static int udp4_same(const struct pkt *p, const struct flow_key *k, const struct flow_key *pk)
 {
 	if (k->nw_proto != PROTO_UDP || pk->nw_proto != PROTO_UDP ||
 	    k->dl_type != __builtin_bswap16(ETH_P_IP) || pk->dl_type != k->dl_type ||
@@ -527,10 +536,23 @@ static int udp4_same(const struct pkt *p, const struct flow_key *k, const struct
 		return -1;
 	if (k->nw_src != pk->nw_src || k->tp_src != pk->tp_src || k->tp_dst != pk->tp_dst)
 		return 0;
-	*cp = *prev;
-	cp->l4 = p->data + p->l4_off;
-	cp->l4_len = l4_len(p, false);
-	return cp->l4_len >= 8 ? 1 : -1;
+	return l4_len(p, false) >= 8 ? 1 : -1;
+}
+
+/* cp[i] for packet p, which has the tuple of cp[from]: the rest from its
+ * own bytes (TCP sequence numbers, options; the L4 length). */
+static void own(struct ct_pkt *cp, uint16_t i, uint16_t from, const struct pkt *p)
+{
+	if (i == from)
+		return;
+	cp[i] = cp[from];
+	cp[i].l4 = p->data + p->l4_off;
+	cp[i].l4_len = l4_len(p, cp[i].t.v6);
+}
+
+static inline bool conn_alive(const struct ct_node *n)
+{
+	return n && !(__atomic_load_n(&ct_node_conn(n)->flags, __ATOMIC_RELAXED) & CT_C_DEAD);
 }
 
 /* Tuples and hashes of the whole batch first, prefetching each bucket head,
@@ -538,7 +560,11 @@ static int udp4_same(const struct pkt *p, const struct flow_key *k, const struct
  * packet with its predecessor's tuple (a burst of one flow) is neither
  * hashed nor looked up again: it reuses the node the predecessor ended on
  * (safe: both run between the same two quiescent states, and a connection
- * unlinked meanwhile is DEAD and looked up afresh). */
+ * unlinked meanwhile is DEAD and looked up afresh); its tuple is the one in
+ * cp[src[i]]. The packets after packet i that share its key (ct.h), up to
+ * end[i], are not even looked at: theirs is its tuple, and, when it ended on
+ * a connection and they are not TCP, its verdict (one burst of one flow; a
+ * connection another thread unlinks meanwhile goes after the burst). */
 void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
 		const struct ct_action *a, uint64_t now_ms)
 {
@@ -546,49 +572,84 @@ void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, u
 	uint32_t h[PKT_BURST];
 	int r[PKT_BURST];
 	bool same[PKT_BURST];
+	uint8_t src[PKT_BURST], end[PKT_BURST];
 
 	COUNTER_ADD(pmd->n_packets, n);
 	while (n) {
-		uint16_t m = MIN(n, PKT_BURST);
+		uint16_t m = MIN(n, PKT_BURST), i, head = 0;
 		struct ct_node *last = NULL;
 
-		for (uint16_t i = 0; i < m; i++) {
+		for (i = 0; i < m; i = end[i]) {
 			/* Only a packet with the previous one's nw_dst is compared
 			 * at all: where flows differ, that differs (flowgen, a
 			 * fan-out); a false "differs" only costs the reuse. */
-			bool cand = i && !r[i - 1] && keys[i]->nw_dst == keys[i - 1]->nw_dst;
-			int u = cand ? udp4_same(pkts[i], keys[i], keys[i - 1], &cp[i], &cp[i - 1])
-				     : 0;
+			bool cand = i && !r[head] && keys[i]->nw_dst == keys[i - 1]->nw_dst;
+			int u = cand ? udp4_same(pkts[i], keys[i], keys[i - 1]) : 0;
+			uint16_t j = (uint16_t)(i + 1);
 
 			if (u > 0) {
+				src[i] = src[head];
 				r[i] = 0;
 				same[i] = true;
-				h[i] = h[i - 1];
-				continue;
+				h[i] = h[head];
+			} else {
+				src[i] = (uint8_t)i;
+				r[i] = pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
+				same[i] = u < 0 && !r[i] && !cp[i].icmp_error &&
+					  ct_tuple_eq(&cp[i].t, &cp[src[head]].t);
+				if (same[i]) {
+					h[i] = h[head];
+				} else if (!r[i]) {
+					h[i] = ct_hash(&cp[i].t);
+					prefetch0(&ct_tab.buckets[h[i] & ct_tab.mask]);
+				}
 			}
-			r[i] = pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
-			same[i] = u < 0 && !r[i] && !cp[i].icmp_error &&
-				  ct_tuple_eq(&cp[i].t, &cp[i - 1].t);
-			if (same[i]) {
-				h[i] = h[i - 1];
-			} else if (!r[i]) {
-				h[i] = ct_hash(&cp[i].t);
-				prefetch0(&ct_tab.buckets[h[i] & ct_tab.mask]);
-			}
+			/* The same 64 header bytes and length (parse.h): the
+			 * same tuple, unless an ICMP error's quote (further
+			 * in) made it. */
+			if (j < m && keys[j] == keys[i] && !r[i] && !cp[src[i]].icmp_error)
+				while (j < m && keys[j] == keys[i])
+					j++;
+			end[i] = (uint8_t)j;
+			head = i;
 		}
-		for (uint16_t i = 0; i < m; i++) {
+		for (i = 0; i < m;) {
 			struct ct_node *known = NULL;
+			uint16_t e;
 
-			if (same[i] && last &&
-			    !(__atomic_load_n(&ct_node_conn(last)->flags, __ATOMIC_RELAXED) &
-			      CT_C_DEAD)) {
-				if (likely(cp[i].t.proto != PROTO_TCP)) {
+			if (same[i] && conn_alive(last)) {
+				if (likely(cp[src[i]].t.proto != PROTO_TCP)) {
 					ct_repeat(pkts[i], keys[i], keys[i - 1], a, last);
-					continue;
+					goto next;
 				}
 				known = last;
 			}
+			own(cp, i, src[i], pkts[i]);
 			last = ct_one(pmd, pkts[i], keys[i], a, now_ms, &cp[i], r[i], h[i], known);
+next:
+			e = end[i++];
+			if (likely(e == i))
+				continue;
+			if (likely(cp[src[i - 1]].t.proto != PROTO_TCP) && conn_alive(last)) {
+				/* The rest share this key, verdict and all: only
+				 * a NAT rewrite is per packet. */
+				const struct ct_conn *c = ct_node_conn(last);
+
+				if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT)))
+					for (; i < e; i++)
+						ct_nat_packet(pkts[i], keys[i], c, last->dir);
+				i = e;
+				continue;
+			}
+			/* Each of them on its own (TCP: every segment moves the
+			 * window), with this one's tuple. */
+			for (uint16_t f = i; f < e && f < PKT_BURST; f++) {
+				src[f] = src[i - 1];
+				r[f] = 0;
+				same[f] = true;
+				h[f] = h[i - 1];
+				end[f] = (uint8_t)(f + 1);
+			}
 		}
 		pkts += m;
 		keys += m;

@@ -992,7 +992,11 @@ bool dpact_writes_keys(const void *acts, size_t len)
 		case DPACT_SET_MPLS: case DPACT_DEC_TTL: case DPACT_DEC_MPLS_TTL:
 		case DPACT_METER: case DPACT_NORMAL: case DPACT_ROUTE: case DPACT_TNL_PUSH:
 			break;
-		default:	/* ct, ct_clear; groups, recirculation: not looked into */
+		case DPACT_CT:	/* a verdict nothing reads is not written */
+			if (!(((const struct dpact_ct *)a)->ct.flags & CT_F_NO_KEY))
+				return true;
+			break;
+		default:	/* ct_clear; groups, recirculation: not looked into */
 			return true;
 		}
 		if (unlikely(!a->len))

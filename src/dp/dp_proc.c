@@ -254,11 +254,18 @@ static inline bool key_same_as_prev(const struct flow_key *a, const struct flow_
 	return emc_key_eq(a, b);
 }
 
-/* Before actions that may write keys (ct fills its fields) run over
- * pkts[i..j): each packet gets its own key in keys[], where it shares
- * another's (a frame with the headers of the one before it, see pipeline). */
-static void keys_unshare(const struct flow_key **kp, struct flow_key *keys, uint16_t i, uint16_t j)
+/* Before actions run over pkts[i..j): where they may write keys (ct fills
+ * its fields for a recirculation), each packet gets its own key in keys[],
+ * where it shares another's (a frame with the headers of the one before
+ * it, see pipeline). The list is looked at only where a key is shared, so
+ * a burst of many flows does not pay for it per packet. */
+static void keys_unshare(const struct flow_key **kp, struct flow_key *keys, uint16_t i, uint16_t j,
+			 const struct mflow_actions *a)
 {
+	while (i < j && kp[i] == &keys[i])
+		i++;
+	if (i == j || !dpact_writes_keys(a->data, a->len))
+		return;
 	for (; i < j; i++) {
 		if (kp[i] != &keys[i]) {
 			key_copy(&keys[i], kp[i]);
@@ -359,8 +366,7 @@ found:
 		if ((o = dpact_single_output(a->data, a->len))) {
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
-			if (dpact_writes_keys(a->data, a->len))
-				keys_unshare(kp, keys, i, j);
+			keys_unshare(kp, keys, i, j, a);
 			dpact_execute_slow(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i),
 					   a->data, a->len);
 		}
@@ -404,6 +410,23 @@ pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n, bool
 	classify(ctx, pkts, ctx->keys, kp, n, same, time_ns());
 }
 
+_Static_assert(offsetof(struct flow_key, ct_mark) % 8 == 0 &&
+	       offsetof(struct flow_key, dl_dst) % 8 == 0, "dp_recirc: ct fields are whole words");
+
+/* Whether two keys' ct fields (len bytes from off, whole words) are equal. */
+static inline bool ct_fields_eq(const struct flow_key *a, const struct flow_key *b, size_t off,
+				size_t len)
+{
+	const flow_word *x = flow_u64(a) + off / 8, *y = flow_u64(b) + off / 8;
+	flow_word d = 0;
+
+	if (a == b)
+		return true;
+	for (size_t i = 0; i < len / 8; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
 /*
  * The RECIRC action (dpact.h): after ct(table=N). Each packet is parsed again
  * (NAT may have rewritten it), gets the ct fields the CT action left in its
@@ -426,7 +449,17 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 		pkt_free_bulk(pkts, n);
 		return;
 	}
+	uint32_t same = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
+		/* A frame with its predecessor's headers and ct verdict (a
+		 * burst of one flow) has its key, shared, as in pipeline. */
+		if (i && ctx->emc.enabled && ct_fields_eq(old[i], old[i - 1], ct_from, ct_len) &&
+		    flow_extract_same(pkts[i], pkts[i - 1], kp[i - 1])) {
+			kp[i] = kp[i - 1];
+			same |= 1u << i;
+			continue;
+		}
 		flow_extract(pkts[i], &keys[i]);
 		memcpy((uint8_t *)&keys[i] + ct_from, (const uint8_t *)old[i] + ct_from, ct_len);
 		keys[i].recirc_id = r->table + 1u;
@@ -435,7 +468,7 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 		memcpy(keys[i].regs, r->regs, sizeof(keys[i].regs));
 	}
 	ctx->recirc_depth++;
-	classify(ctx, pkts, keys, kp, n, 0, time_ns());
+	classify(ctx, pkts, keys, kp, n, same, time_ns());
 	ctx->recirc_depth--;
 }
 

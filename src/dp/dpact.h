@@ -358,9 +358,10 @@ static inline const struct dpact_output *dpact_single_output(const void *acts, s
 	return likely(len == sizeof(*o) && o->type == DPACT_OUTPUT) ? o : NULL;
 }
 
-/* Whether list acts may write the packets' keys (ct fills its fields; a
- * group's buckets are not looked into, so a group counts as writing): if
- * not, packets with equal headers may share one key through it. */
+/* Whether list acts may write the packets' keys (ct fills its fields
+ * unless CT_F_NO_KEY says nothing reads them; a group's buckets are not
+ * looked into, so a group counts as writing): if not, packets with equal
+ * headers may share one key through it. */
 bool dpact_writes_keys(const void *acts, size_t len);
 
 /* PMD: run list acts (len bytes) over n packets of one megaflow. */

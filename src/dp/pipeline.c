@@ -363,6 +363,10 @@ static int do_ct(struct xctx *x, const struct ofpact_ct *oc)
 			z = z << 8 | be[i];
 		d->ct.zone = (uint16_t)((z >> oc->zone_ofs) & ((1u << oc->zone_bits) - 1));
 	}
+	/* Only a recirculation reads the verdict, and only nat the key's
+	 * addresses (dpact_writes_keys). */
+	if (oc->table == OFPACT_CT_NO_TABLE && !(d->ct.flags & CT_F_NAT))
+		d->ct.flags |= CT_F_NO_KEY;
 	TRACE_NOTE(x, "ct: zone %u%s%s", d->ct.zone, d->ct.flags & CT_F_COMMIT ? ", commit" : "",
 		   d->ct.flags & CT_F_NAT ? ", nat" : "");
 	if (oc->table == OFPACT_CT_NO_TABLE)

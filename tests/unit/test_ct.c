@@ -742,6 +742,79 @@ static void test_burst_same_tuple(void **state)
 	assert_int_equal(kb[10].ct_state, TRK | INVL);
 }
 
+/* Packets that share a key (identical frames, as the pipeline shares them
+ * under a ct() whose verdict no action reads, CT_F_NO_KEY) cost the same
+ * connections, counters and TCP state as when each is a batch of its own,
+ * and their keys are left as they were: UDP both ways, a retransmitted SYN
+ * (each copy goes through the window tracking), echo replies with no
+ * request (each an invalid), a run whose connection went before it. */
+static void test_burst_shared_keys(void **state)
+{
+	const struct ct_action nokey = { .flags = CT_F_COMMIT | CT_F_NO_KEY };
+	const struct seg out = { .src = "10.7.0.1", .dst = "10.7.0.2", .proto = 17,
+				 .sport = 1000, .dport = 53, .payload = 8 };
+	const struct seg back = { .src = "10.7.0.2", .dst = "10.7.0.1", .proto = 17,
+				  .sport = 53, .dport = 1000, .payload = 8 };
+	const struct seg syn = { .src = "10.7.0.1", .dst = "10.7.0.2", .proto = 6, .sport = 1001,
+				 .dport = 80, .seq = 7, .flags = SYN, .win = 1000 };
+	const struct seg synack = { .src = "10.7.0.2", .dst = "10.7.0.1", .proto = 6,
+				    .sport = 80, .dport = 1001, .seq = 50, .ack = 8,
+				    .flags = SYN | ACK, .win = 1000 };
+	const struct seg pong = { .src = "10.7.0.9", .dst = "10.7.0.1", .proto = 1,
+				  .icmp_type = 0, .icmp_id = 5 };
+	const struct seg *seq[] = { &out, &out, &out, &back, &back, &syn, &syn, &syn,
+				    &pong, &pong, &out, &out };
+	enum { N = ARRAY_SIZE(seq) };
+	struct flow_key kb[N], ks, *kp[N];
+	struct pkt *pb[N];
+	struct ct_pmd shared, alone;
+	struct ct_tcp tcp_shared;
+	uint8_t rt_shared, rt_alone;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		pb[i] = mk(seq[i], &kb[i]);
+		kp[i] = i && seq[i] == seq[i - 1] ? kp[i - 1] : &kb[i];
+	}
+	ct_execute(&ctrs, pb, kp, N, &nokey, now_ms);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(kb[i].ct_state, 0);	/* no key written */
+		pkt_free(pb[i]);
+	}
+	tcp_shared = find("10.7.0.1", "10.7.0.2", 6, 1001, 80, 0)->tcp;
+	rt_shared = run(&LOOKUP, &synack, NULL);
+	shared = ctrs;
+	assert_int_equal(shared.n_created, 2);
+	assert_int_equal(shared.invalid[CT_INV_ICMP_TYPE], 2);
+	ct_flush(-1);
+	memset(&ctrs, 0, sizeof(ctrs));
+	for (int i = 0; i < N; i++)
+		pkt_free(run_keep(&COMMIT, seq[i], &ks));
+	assert_memory_equal(&find("10.7.0.1", "10.7.0.2", 6, 1001, 80, 0)->tcp, &tcp_shared,
+			    sizeof(tcp_shared));
+	rt_alone = run(&LOOKUP, &synack, NULL);
+	alone = ctrs;
+	assert_memory_equal(&shared, &alone, sizeof(shared));
+	assert_int_equal(rt_shared, rt_alone);
+	assert_int_equal(rt_shared, TRK | EST | RPL);
+	assert_non_null(find("10.7.0.1", "10.7.0.2", 17, 1000, 53, 0));
+
+	/* A run whose connection is gone before it: looked up afresh once, the
+	 * rest of the run repeats that. */
+	memset(&ctrs, 0, sizeof(ctrs));
+	ct_conn_unlink(find("10.7.0.1", "10.7.0.2", 17, 1000, 53, 0));
+	for (int i = 0; i < 4; i++) {
+		pb[i] = mk(&out, &kb[i]);
+		kp[i] = &kb[0];
+	}
+	ct_execute(&ctrs, pb, kp, 4, &nokey, now_ms);
+	for (int i = 0; i < 4; i++)
+		pkt_free(pb[i]);
+	assert_int_equal(ctrs.n_created, 1);
+	assert_int_equal(ctrs.n_lookups_new, 1);
+	assert_non_null(find("10.7.0.1", "10.7.0.2", 17, 1000, 53, 0));
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -902,6 +975,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dnat_udp_v6_and_icmp_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snat_icmp_error_translated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_same_tuple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_shared_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_million_expire_no_stall, setup, teardown),
 	};
 

@@ -188,6 +188,72 @@ static void test_burst_of_repeats(void **state)
 	assert_true(ct_zone_count(5) == 2);
 }
 
+/* Send n copies of one frame as one burst on port `in`; how many left by
+ * port `out`? */
+static unsigned burst_copies(struct pkt *(*mkf)(bool), bool from_p0, int n, int out)
+{
+	struct pkt *b[PKT_BURST];
+	unsigned before = ((struct fake *)ports[out]->priv)->n_tx;
+
+	for (int i = 0; i < n; i++)
+		b[i] = mkf(from_p0);
+	dp_process(ctx, ports[from_p0 ? 0 : 1], b, (uint16_t)n);
+	dp_flush(ctx);
+	rcu_quiescent_state();
+	return ((struct fake *)ports[out]->priv)->n_tx - before;
+}
+
+/* UDP 10.0.0.1:4000 <-> 10.0.0.2:53 (the TCP frame of seg, retyped). */
+static struct pkt *udp_frame(bool from_p0)
+{
+	struct pkt *p = seg(from_p0, 4000, 53, 0, 0, 0);
+
+	p->data[23] = 17;
+	p->data[38] = 0;
+	p->data[39] = 20;	/* UDP length: the IP length less its header */
+	memset(p->data + 40, 0, 14);
+	return p;
+}
+
+/* Bursts of identical frames through a security-group table: their keys
+ * are shared through both passes (the recirculated pass shares them too,
+ * dp_proc.c, and its ct(commit) writes no key); each frame still gets its
+ * own verdict: replies before any request are dropped, a burst of requests
+ * opens one connection and passes whole, then replies pass. */
+static void test_burst_sg_shared(void **state)
+{
+	struct ct_pmd c0, c1;
+
+	(void)state;
+	assert_int_equal(fake_run("del-flows", NULL), 0);
+	ct_flush(-1);
+	assert_int_equal(fake_run("add-flow", "table=0,priority=10,ip,actions=ct(table=1)"), 0);
+	assert_int_equal(fake_run("add-flow", "table=1,priority=90,ct_state=+trk+est,in_port=p0,"
+			     "actions=output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "table=1,priority=90,ct_state=+trk+est,in_port=p1,"
+			     "actions=output:p0"), 0);
+	assert_int_equal(fake_run("add-flow", "table=1,priority=80,ct_state=+trk+new,in_port=p0,"
+			     "udp,tp_dst=53,actions=ct(commit),output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "table=1,priority=0,actions=drop"), 0);
+	for (int round = 0; round < 2; round++) {
+		emc_set_enabled(&ctx->emc, round == 0);
+		ct_flush(-1);
+		ct_sum_counters(&c0);
+		assert_int_equal(burst_copies(udp_frame, false, 8, 0), 0);
+		assert_int_equal(ct_zone_count(0), 0);
+		assert_int_equal(burst_copies(udp_frame, true, 8, 1), 8);
+		assert_int_equal(ct_zone_count(0), 1);
+		assert_int_equal(burst_copies(udp_frame, false, 8, 0), 8);
+		assert_int_equal(burst_copies(udp_frame, true, 8, 1), 8);
+		ct_sum_counters(&c1);
+		/* Two ct passes for the requests that open the connection, one
+		 * for the other bursts. */
+		assert_int_equal(c1.n_packets - c0.n_packets, 8 + 16 + 8 + 8);
+		assert_int_equal(c1.n_created - c0.n_created, 1);
+	}
+	emc_set_enabled(&ctx->emc, true);
+}
+
 static void test_zone_from_register(void **state)
 {
 	(void)state;
@@ -285,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_stateful_emc_off),
 		cmocka_unit_test(test_zone_from_register),
 		cmocka_unit_test(test_burst_of_repeats),
+		cmocka_unit_test(test_burst_sg_shared),
 		cmocka_unit_test(test_recirc_loop_bounded),
 		cmocka_unit_test(test_trace_follows_recirculation),
 	};
