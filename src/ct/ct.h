@@ -109,12 +109,14 @@ enum ct_inv {
 };
 extern const char *const ct_inv_names[CT_INV_MAX];
 
-/* Per-PMD counters (relaxed stores by the PMD, relaxed loads by control). */
+/* Per-PMD counters (relaxed stores by the PMD, relaxed loads by control),
+ * and the PMD's own free connections. */
 struct ct_pmd {
 	uint64_t n_packets;
 	uint64_t n_created;
 	uint64_t n_lookups_new;		/* +new packets (committed or not) */
 	uint64_t invalid[CT_INV_MAX];
+	void *free_conns[2];		/* ct_conn.c: without, with TCP state */
 };
 
 /* ---- datapath ---- */

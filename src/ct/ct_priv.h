@@ -207,8 +207,9 @@ static inline struct ct_node *ct_lookup(const struct ct_tuple *t, uint32_t hash)
 
 /* PMD: allocate a connection (zeroed) for the zone, honouring the limits;
  * NULL with *why set. A connection whose protocol is not TCP has no tcp
- * member (the allocation ends before it). */
-struct ct_conn *ct_conn_alloc(uint16_t zone, uint8_t proto, enum ct_inv *why);
+ * member (the allocation ends before it). From pmd's free connections. */
+struct ct_conn *ct_conn_alloc(struct ct_pmd *pmd, uint16_t zone, uint8_t proto,
+			      enum ct_inv *why);
 void ct_conn_free_now(struct ct_conn *c);
 /* PMD: link c (both nodes filled; orig_hash = ct_hash of the original
  * tuple, which the caller looked up). If a connection with either tuple

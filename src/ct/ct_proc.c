@@ -119,12 +119,51 @@ static void tuple_invert(struct ct_tuple *r, const struct ct_tuple *t)
 	}
 }
 
+_Static_assert(offsetof(struct ct_tuple, sport) == 32 && offsetof(struct ct_tuple, dport) == 34 &&
+	       offsetof(struct ct_tuple, proto) == 36 && offsetof(struct ct_tuple, v6) == 37 &&
+	       offsetof(struct ct_tuple, zone) == 38, "pkt_tuple4 writes the tuple as words");
+
+/* pkt_tuple for the common packet, IPv4 TCP or UDP whose L4 header is all
+ * there: the tuple as its five words, no byte-wise building. 0 done, -1
+ * not such a packet (pkt_tuple works it out). */
+static inline int pkt_tuple4(const struct pkt *p, const struct flow_key *k, uint16_t zone,
+			     struct ct_pkt *cp)
+{
+	uint64_t w[5] = { 0 };
+	uint32_t len;
+
+	if (k->dl_type != __builtin_bswap16(ETH_P_IP) ||
+	    (k->nw_proto != PROTO_TCP && k->nw_proto != PROTO_UDP) ||
+	    (k->nw_frag & FLOW_FRAG_ANY) || !p->l3_off || !p->l4_off)
+		return -1;
+	len = l4_len(p, false);
+	if (k->nw_proto == PROTO_TCP ? len < 20 || len < (p->data[p->l4_off + 12] >> 4) * 4u ||
+				       (p->data[p->l4_off + 12] >> 4) < 5 : len < 8)
+		return -1;
+	/* struct ct_tuple's layout, as words (little or big endian alike:
+	 * each member lands where memcpy would put it). */
+	memcpy(&w[0], &k->nw_src, 4);
+	memcpy(&w[2], &k->nw_dst, 4);
+	memcpy((uint8_t *)&w[4], &k->tp_src, 2);
+	memcpy((uint8_t *)&w[4] + 2, &k->tp_dst, 2);
+	((uint8_t *)&w[4])[4] = k->nw_proto;
+	memcpy((uint8_t *)&w[4] + 6, &zone, 2);
+	memcpy(&cp->t, w, sizeof(w));
+	cp->icmp_error = cp->icmp_reply = false;
+	cp->l4 = p->data + p->l4_off;
+	cp->l4_len = len;
+	return 0;
+}
+
 /* Fill cp from the packet; a CT_INV reason + 1 if it cannot be tracked. */
 static int pkt_tuple(const struct pkt *p, const struct flow_key *k, uint16_t zone,
 		     struct ct_pkt *cp)
 {
 	bool v6 = k->dl_type == __builtin_bswap16(ETH_P_IPV6);
 	struct ct_tuple *t = &cp->t;
+
+	if (likely(!pkt_tuple4(p, k, zone, cp)))
+		return 0;
 
 	if (!v6 && k->dl_type != __builtin_bswap16(ETH_P_IP))
 		return CT_INV_NOT_IP + 1;
@@ -310,7 +349,7 @@ static struct ct_node *commit_new(struct ct_pmd *pmd, const struct ct_pkt *cp, u
 				  int *tries)
 {
 	enum ct_inv why = CT_INV_NO_MEMORY;
-	struct ct_conn *c = ct_conn_alloc(cp->t.zone, cp->t.proto, &why);
+	struct ct_conn *c = ct_conn_alloc(pmd, cp->t.zone, cp->t.proto, &why);
 	struct ct_node *other;
 	int r;
 
@@ -578,6 +617,10 @@ void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, u
 	while (n) {
 		uint16_t m = MIN(n, PKT_BURST), i, head = 0;
 		struct ct_node *last = NULL;
+		uint64_t sh = 0;	/* bit i: packet i has packet i - 1's key */
+
+		for (i = 1; i < m; i++)
+			sh |= (uint64_t)(keys[i] == keys[i - 1]) << i;
 
 		for (i = 0; i < m; i = end[i]) {
 			/* Only a packet with the previous one's nw_dst is compared
@@ -607,9 +650,8 @@ void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, u
 			/* The same 64 header bytes and length (parse.h): the
 			 * same tuple, unless an ICMP error's quote (further
 			 * in) made it. */
-			if (j < m && keys[j] == keys[i] && !r[i] && !cp[src[i]].icmp_error)
-				while (j < m && keys[j] == keys[i])
-					j++;
+			if (unlikely(sh >> j & 1) && !r[i] && !cp[src[i]].icmp_error)
+				j = (uint16_t)(j + __builtin_ctzll(~(sh >> j)));
 			end[i] = (uint8_t)j;
 			head = i;
 		}
@@ -628,7 +670,7 @@ void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, u
 			last = ct_one(pmd, pkts[i], keys[i], a, now_ms, &cp[i], r[i], h[i], known);
 next:
 			e = end[i++];
-			if (likely(e == i))
+			if (likely(!(sh >> i & 1)) || e == i)
 				continue;
 			if (likely(cp[src[i - 1]].t.proto != PROTO_TCP) && conn_alive(last)) {
 				/* The rest share this key, verdict and all: only

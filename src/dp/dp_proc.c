@@ -453,9 +453,11 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 
 	for (uint16_t i = 0; i < n; i++) {
 		/* A frame with its predecessor's headers and ct verdict (a
-		 * burst of one flow) has its key, shared, as in pipeline. */
-		if (i && ctx->emc.enabled && ct_fields_eq(old[i], old[i - 1], ct_from, ct_len) &&
-		    flow_extract_same(pkts[i], pkts[i - 1], kp[i - 1])) {
+		 * burst of one flow) has its key, shared, as in pipeline, and
+		 * tried as sparingly there. */
+		if (i && ctx->emc.enabled && (same >> (i - 1) & 1 || !(i & 3) || i == 1) &&
+		    flow_extract_same(pkts[i], pkts[i - 1], kp[i - 1]) &&
+		    ct_fields_eq(old[i], old[i - 1], ct_from, ct_len)) {
 			kp[i] = kp[i - 1];
 			same |= 1u << i;
 			continue;

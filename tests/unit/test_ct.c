@@ -794,7 +794,10 @@ static void test_burst_shared_keys(void **state)
 			    sizeof(tcp_shared));
 	rt_alone = run(&LOOKUP, &synack, NULL);
 	alone = ctrs;
-	assert_memory_equal(&shared, &alone, sizeof(shared));
+	assert_int_equal(shared.n_packets, alone.n_packets);
+	assert_int_equal(shared.n_created, alone.n_created);
+	assert_int_equal(shared.n_lookups_new, alone.n_lookups_new);
+	assert_memory_equal(shared.invalid, alone.invalid, sizeof(shared.invalid));
 	assert_int_equal(rt_shared, rt_alone);
 	assert_int_equal(rt_shared, TRK | EST | RPL);
 	assert_non_null(find("10.7.0.1", "10.7.0.2", 17, 1000, 53, 0));
