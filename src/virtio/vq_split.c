@@ -96,43 +96,6 @@ static int dequeue_one(struct vq *vq, const struct guest_mem *mem, uint16_t head
 	return tx_copy_finish(vq, &t, p);
 }
 
-/*
- * The common tx layout, one read-only descriptor holding header and frame
- * (Linux and DPDK push the header into the frame's headroom): 0 = pkt
- * filled; 1 = not this layout, take the general path. The general path
- * reads the descriptor again and decides on its own copy alone, so the
- * double read cannot mix two guest values into one decision.
- */
-static inline int dequeue_fast(struct vq *vq, const struct guest_mem *mem, uint16_t head,
-			       struct pkt *p)
-{
-	struct virtio_net_hdr h;
-	struct vring_desc d;
-	const uint8_t *src;
-	uint32_t flen;
-
-	if (unlikely(head >= vq->size))
-		return 1;
-	load_desc(&vq->desc[head], &d);
-	if (unlikely(d.flags != 0 || d.len < vq->hdr_len ||
-		     d.len - vq->hdr_len > PKT_DATA_MAX))
-		return 1;
-	src = gm_gpa_to_hva_hint(mem, d.addr, d.len, &vq->mem_hint);
-	if (unlikely(!src))
-		return 1;
-	flen = d.len - vq->hdr_len;
-	/* Constant sizes, so each copy is a couple of moves. */
-	if (likely(vq->hdr_len == 12))
-		memcpy(&h, src, 12);
-	else
-		memcpy(&h, src, 10);
-	memcpy(p->data, src + vq->hdr_len, flen);
-	p->len = (uint16_t)flen;
-	if (unlikely(h.flags | h.gso_type))
-		vq_hdr_to_pkt(&h, p);
-	return 0;
-}
-
 /* How many entries the guest made available; 0 and broken on a bad index.
  * The acquire orders the ring entries and descriptors after the index. */
 static inline uint16_t avail_count(struct vq *vq, uint16_t *avail_idx)
@@ -186,19 +149,117 @@ static void publish_used(struct vq *vq, struct dirty_log *log, uint16_t new_used
 		vq_signal(vq);
 }
 
+/*
+ * Where a head's frame lies in guest memory, found for a whole burst before
+ * any copy: the guest wrote those buffers on another core, so each is a
+ * cache miss, and finding them first lets the misses overlap instead of
+ * stalling one copy after the other (the prefetch of the first line of
+ * each buffer is issued a burst ahead of its copy).
+ */
+struct fast_buf {
+	uint8_t *hva;
+	uint32_t len;
+};
+
+static inline void prefetch_buf(const uint8_t *b, uint32_t len, bool write)
+{
+	const uint8_t *last = b + len - 1;
+
+	if (write)
+		prefetchw(b);
+	else
+		prefetch0(b);
+	/* A 64-byte frame behind its header straddles two lines. */
+	if (((uintptr_t)b ^ (uintptr_t)last) >= 64) {
+		if (write)
+			prefetchw(last);
+		else
+			prefetch0(last);
+	}
+}
+
+/* Heads of the next n avail entries from slot `from`, with their
+ * descriptors prefetched. The heads are guest values, checked by whoever
+ * uses them; the prefetch only masks them. */
+static inline void read_heads(const struct vq *vq, uint16_t from, uint16_t *heads, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		heads[i] = __atomic_load_n(&vq->avail->ring[(uint16_t)(from + i) & vq->mask],
+					   __ATOMIC_RELAXED);
+		prefetch0(&vq->desc[heads[i] & vq->mask]);
+	}
+}
+
+/* The leading heads that have dequeue_fast's layout, with their buffers
+ * found and prefetched; the first head that has not ends the scan, and it
+ * and those after it take the per-packet path. */
+static uint16_t dequeue_scan(struct vq *vq, const struct guest_mem *mem, const uint16_t *heads,
+			     uint16_t n, struct fast_buf *fb)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct vring_desc d;
+		uint8_t *src;
+
+		if (unlikely(heads[i] >= vq->size))
+			break;
+		load_desc(&vq->desc[heads[i]], &d);
+		if (unlikely(d.flags != 0 || d.len < vq->hdr_len ||
+			     d.len - vq->hdr_len > PKT_DATA_MAX))
+			break;
+		src = gm_gpa_to_hva_hint(mem, d.addr, d.len, &vq->mem_hint);
+		if (unlikely(!src))
+			break;
+		prefetch_buf(src, d.len, false);
+		fb[i] = (struct fast_buf){ .hva = src, .len = d.len };
+	}
+	return i;
+}
+
+/* Copy one frame that dequeue_scan found; the descriptor is not read
+ * again, so the copy follows the values that were checked. */
+static inline void dequeue_copy(const struct vq *vq, const struct fast_buf *fb, struct pkt *p)
+{
+	struct virtio_net_hdr h;
+	uint32_t flen = fb->len - vq->hdr_len;
+
+	/* Constant sizes, so each copy is a couple of moves. */
+	if (likely(vq->hdr_len == 12))
+		memcpy(&h, fb->hva, 12);
+	else
+		memcpy(&h, fb->hva, 10);
+	memcpy(p->data, fb->hva + vq->hdr_len, flen);
+	p->len = (uint16_t)flen;
+	if (unlikely(h.flags | h.gso_type))
+		vq_hdr_to_pkt(&h, p);
+}
+
 uint16_t vq_split_dequeue(struct vq *vq, const struct guest_mem *mem,
 			  struct pkt **pkts, uint16_t n)
 {
 	struct dirty_log *log = vq_log(vq);
-	uint16_t avail_idx, n_avail, n_alloc, out = 0, i;
+	uint16_t avail_idx, n_avail, n_alloc, n_scan, n_fast, out = 0, i;
 	uint16_t last = vq->last_avail_idx, used = vq->last_used_idx;
+	uint16_t heads[PKT_BURST];
+	struct fast_buf fb[PKT_BURST];
 
 	n_avail = avail_count(vq, &avail_idx);
 	n = MIN(n, n_avail);
 	if (n == 0)
 		return 0;
 	n_alloc = pkt_alloc_bulk(pkts, n);
-	for (i = 0; i < n_alloc; i++) {
+	n_scan = MIN(n_alloc, PKT_BURST);
+	read_heads(vq, last, heads, n_scan);
+	n_fast = dequeue_scan(vq, mem, heads, n_scan, fb);
+	for (i = 0; i < n_fast; i++) {
+		dequeue_copy(vq, &fb[i], pkts[i]);
+		put_used(vq, log, (uint16_t)(used + i), heads[i], 0);
+	}
+	out = n_fast;
+	for (; i < n_alloc; i++) {
 		uint16_t head = __atomic_load_n(&vq->avail->ring[(uint16_t)(last + i) & vq->mask],
 						__ATOMIC_RELAXED);
 		int r;
@@ -208,9 +269,12 @@ uint16_t vq_split_dequeue(struct vq *vq, const struct guest_mem *mem,
 			uint16_t nh = vq->avail->ring[(uint16_t)(last + i + 1) & vq->mask];
 			prefetch0(&vq->desc[nh & vq->mask]);
 		}
-		r = dequeue_fast(vq, mem, head, pkts[out]);
-		if (unlikely(r))
+		if (dequeue_scan(vq, mem, &head, 1, fb)) {
+			dequeue_copy(vq, fb, pkts[out]);
+			r = 0;
+		} else {
 			r = dequeue_one(vq, mem, head, pkts[out]);
+		}
 		if (unlikely(r < 0))
 			break;
 		put_used(vq, log, (uint16_t)(used + i), head, 0);
@@ -256,38 +320,53 @@ static bool fill_chain(struct vq *vq, const struct guest_mem *mem, struct dirty_
 
 /*
  * The common rx layout, one writable descriptor with room for header and
- * frame (Linux with mergeable buffers, DPDK always): true = written, with
- * *w the bytes used; false = not this layout, take the general path.
+ * frame (Linux with mergeable buffers, DPDK always): the leading packets
+ * that fit it get their buffers found and prefetched for writing, a burst
+ * ahead of the copies (see struct fast_buf); the first that does not ends
+ * the scan and takes the general path with those after it.
  */
-static inline bool enqueue_fast(struct vq *vq, const struct guest_mem *mem,
-				struct dirty_log *log, uint16_t head, const struct pkt *p,
-				uint32_t *w)
+static uint16_t enqueue_scan(struct vq *vq, const struct guest_mem *mem, const uint16_t *heads,
+			     struct pkt *const *pkts, uint16_t n, struct fast_buf *fb,
+			     uint64_t *gpa)
 {
-	uint32_t need = vq->hdr_len + (uint32_t)p->len;
-	struct virtio_net_hdr h;
-	struct vring_desc d;
-	uint8_t *dst;
+	uint16_t i;
 
-	if (unlikely(head >= vq->size))
-		return false;
-	load_desc(&vq->desc[head], &d);
-	if (unlikely(d.flags != VRING_DESC_F_WRITE || d.len < need))
-		return false;
-	dst = gm_gpa_to_hva_hint(mem, d.addr, need, &vq->mem_hint);
-	if (unlikely(!dst))
-		return false;
+	for (i = 0; i < n; i++) {
+		uint32_t need = vq->hdr_len + (uint32_t)pkts[i]->len;
+		struct vring_desc d;
+		uint8_t *dst;
+
+		if (unlikely(heads[i] >= vq->size))
+			break;
+		load_desc(&vq->desc[heads[i]], &d);
+		if (unlikely(d.flags != VRING_DESC_F_WRITE || d.len < need))
+			break;
+		dst = gm_gpa_to_hva_hint(mem, d.addr, need, &vq->mem_hint);
+		if (unlikely(!dst))
+			break;
+		prefetch_buf(dst, need, true);
+		prefetch0(pkts[i]->data);
+		fb[i] = (struct fast_buf){ .hva = dst, .len = need };
+		gpa[i] = d.addr;
+	}
+	return i;
+}
+
+static inline void enqueue_copy(const struct vq *vq, struct dirty_log *log,
+				const struct fast_buf *fb, uint64_t gpa, const struct pkt *p)
+{
+	struct virtio_net_hdr h;
+
 	vq_pkt_to_hdr(vq, p, &h);
 	/* VIRTIO 1.2 5.1.6.4: num_buffers is 1 without MRG_RXBUF too. */
 	h.num_buffers = 1;
 	if (likely(vq->hdr_len == 12))
-		memcpy(dst, &h, 12);
+		memcpy(fb->hva, &h, 12);
 	else
-		memcpy(dst, &h, 10);
-	memcpy(dst + vq->hdr_len, p->data, p->len);
+		memcpy(fb->hva, &h, 10);
+	memcpy(fb->hva + vq->hdr_len, p->data, p->len);
 	if (unlikely(log != NULL))
-		dirty_log_mark(log, d.addr, need);
-	*w = need;
-	return true;
+		dirty_log_mark(log, gpa, fb->len);
 }
 
 uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
@@ -295,11 +374,24 @@ uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
 {
 	struct dirty_log *log = vq_log(vq);
 	uint16_t avail_idx, cur = vq->last_avail_idx, used = vq->last_used_idx, done;
+	uint16_t n_avail, n_fast, heads[PKT_BURST];
+	struct fast_buf fb[PKT_BURST];
+	uint64_t gpa[PKT_BURST];
 	bool mrg = vq->mode & VQ_M_MRG;
 
-	if (avail_count(vq, &avail_idx) == 0)
+	n_avail = avail_count(vq, &avail_idx);
+	if (n_avail == 0)
 		return 0;
-	for (done = 0; done < n; done++) {
+	n_fast = MIN(MIN(n, n_avail), PKT_BURST);
+	read_heads(vq, cur, heads, n_fast);
+	n_fast = enqueue_scan(vq, mem, heads, pkts, n_fast, fb, gpa);
+	for (done = 0; done < n_fast; done++) {
+		enqueue_copy(vq, log, &fb[done], gpa[done], pkts[done]);
+		put_used(vq, log, (uint16_t)(used + done), heads[done], fb[done].len);
+	}
+	cur = (uint16_t)(cur + n_fast);
+	used = (uint16_t)(used + n_fast);
+	for (; done < n; done++) {
 		struct pkt *p = pkts[done];
 		struct virtio_net_hdr h;
 		struct rx_stream st;
@@ -310,10 +402,10 @@ uint16_t vq_split_enqueue(struct vq *vq, const struct guest_mem *mem,
 		if (likely(cur != avail_idx)) {
 			uint16_t head = __atomic_load_n(&vq->avail->ring[cur & vq->mask],
 							__ATOMIC_RELAXED);
-			uint32_t w;
 
-			if (likely(enqueue_fast(vq, mem, log, head, p, &w))) {
-				put_used(vq, log, used, head, w);
+			if (likely(enqueue_scan(vq, mem, &head, &p, 1, fb, gpa))) {
+				enqueue_copy(vq, log, &fb[0], gpa[0], p);
+				put_used(vq, log, used, head, fb[0].len);
 				cur++;
 				used++;
 				continue;
