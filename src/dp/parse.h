@@ -190,9 +190,9 @@ static inline bool flow_extract_same(struct pkt *p, const struct pkt *prev,
 /*
  * Hash of the whole key (every byte, so any two keys that differ may hash
  * differently and equal keys hash equally), for the exact-match cache and
- * other tables keyed by a full flow_key. About 5 ns. Not keyed: an attacker
- * who knows it can make colliding keys, which costs cache hits, never
- * correctness.
+ * other tables keyed by a full flow_key. 33 instructions with AVX-512.
+ * Not keyed: an attacker who knows it can make colliding keys, which
+ * costs cache hits, never correctness.
  */
 uint32_t flow_key_hash(const struct flow_key *key);
 
