@@ -20,6 +20,7 @@ static const char *const feature_names[64] = {
 	[VHOST_USER_F_PROTOCOL_FEATURES] = "PROTOCOL_FEATURES",
 	[VIRTIO_F_VERSION_1] = "VERSION_1",
 	[VIRTIO_F_RING_PACKED] = "RING_PACKED",
+	[VIRTIO_F_IN_ORDER] = "IN_ORDER",
 };
 
 static const char *const protocol_names[64] = {

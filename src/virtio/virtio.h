@@ -84,6 +84,7 @@
 #define VIRTIO_RING_F_EVENT_IDX		29
 #define VIRTIO_F_VERSION_1		32
 #define VIRTIO_F_RING_PACKED		34
+#define VIRTIO_F_IN_ORDER		35
 
 #define VQ_MAX_SIZE		32768
 #define VQ_MAX_FRAME		(65536 + 12)	/* bound on a tx chain's total bytes */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # dpdk-testpmd's virtio-user <-> xviod: every frame sent each way arrives, once,
 # byte for byte, across split/packed rings, mrg_rxbuf on/off, 1 and 2 queue
-# pairs, and xviod as vhost-user server and as client.
+# pairs, in-order or not (VIRTIO_F_IN_ORDER: DPDK's in-order paths), and
+# xviod as vhost-user server and as client.
 #
 # One testpmd (no hugepages) io-forwards between four ports:
 #
@@ -116,14 +117,15 @@ print("?" if r is None else r)' "$1" "$2"
 # xvioctl --json show in $D/xshow.json: p0 and p1 link up, and the virtio
 # features negotiated are those of the case ($packed, $mrg, $q); -v says why not
 x_check_show() {
-	python3 - "$D/xshow.json" "$packed" "$mrg" "$q" "${1:-}" <<-'EOF'
+	python3 - "$D/xshow.json" "$packed" "$mrg" "$q" "$inorder" "${1:-}" <<-'EOF'
 	import json, sys
-	path, packed, mrg, q, verbose = sys.argv[1:6]
+	path, packed, mrg, q, inorder, verbose = sys.argv[1:7]
 	try:
 	    ports = {p["name"]: p for p in json.load(open(path))["ports"]}
 	except Exception as e:
 	    sys.exit(verbose and print("show --json:", e))
-	want = {"RING_PACKED": packed == "1", "MRG_RXBUF": mrg == "1", "MQ": q == "2"}
+	want = {"RING_PACKED": packed == "1", "MRG_RXBUF": mrg == "1", "MQ": q == "2",
+	        "IN_ORDER": inorder == "1"}
 	bad = []
 	for name in ("p0", "p1"):
 	    p = ports.get(name, {})
@@ -140,15 +142,15 @@ x_check_show() {
 	EOF
 }
 
-# run_case NAME split|packed MRG QUEUES server|client xconnect|bridge MAXLEN
+# run_case NAME split|packed MRG QUEUES server|client xconnect|bridge MAXLEN [IN_ORDER]
 run_case() {
-	local name=$1 ring=$2 mrg=$3 q=$4 mode=$5 fwd=$6 maxlen=${7:-1514}
+	local name=$1 ring=$2 mrg=$3 q=$4 mode=$5 fwd=$6 maxlen=${7:-1514} inorder=${8:-1}
 	local packed=0 srv="" cli="" i
 	[ "$ring" = packed ] && packed=1
 	[ "$mode" = client ] && { srv=",server=1"; cli="client"; }
 	D="$WORK/$name"
 	mkdir -p "$D"
-	echo "--- $name: $ring ring, mrg_rxbuf=$mrg, $q queue pair(s), xviod $mode, $fwd, frames 60..$maxlen B"
+	echo "--- $name: $ring ring, mrg_rxbuf=$mrg, in_order=$inorder, $q queue pair(s), xviod $mode, $fwd, frames 60..$maxlen B"
 
 	local pa="" pb="" sa="" sb="" ga="" gb=""
 	for ((i = 0; i < q; i++)); do
@@ -183,7 +185,7 @@ run_case() {
 	# (rx scatter only on the virtio ports: the pcap PMD has no such offload
 	# and takes jumbo frames as they are)
 	[ "$maxlen" -gt 1514 ] && jumbo="--max-pkt-len=$((maxlen + 18)) --disable-device-start"
-	local vu="queues=$q,queue_size=$RING,packed_vq=$packed,mrg_rxbuf=$mrg$srv"
+	local vu="queues=$q,queue_size=$RING,packed_vq=$packed,mrg_rxbuf=$mrg,in_order=$inorder$srv"
 	mkfifo "$D/tp.in"
 	# Generator lcores on core 0, away from xviod's PMD.  --no-flush-rx: a
 	# flush at start would read (and drop) the pcap ports' frames.
@@ -269,7 +271,7 @@ run_case() {
 }
 
 CASES=(
-	# name                   ring   mrg q mode   forwarding  max frame
+	# name                   ring   mrg q mode   forwarding  max frame  [in_order, default 1]
 	"split-mrg-q1-server     split  1   1 server xconnect 1514"
 	"split-nomrg-q1-server   split  0   1 server xconnect 1514"
 	"packed-mrg-q1-server    packed 1   1 server xconnect 1514"
@@ -287,6 +289,10 @@ CASES=(
 	"packed-mrg-q2-client    packed 1   2 client xconnect 1514"
 	"packed-nomrg-q2-client  packed 0   2 client xconnect 1514"
 	"split-mrg-q1-bridge     split  1   1 server bridge 1514"
+	# the driver's general (not in-order) paths, which QEMU's guests use
+	"split-mrg-q1-noinorder  split  1   1 server xconnect 1514 0"
+	"split-nomrg-q2-noinorder split 0   2 client xconnect 1514 0"
+	"packed-mrg-q1-noinorder packed 1   1 server xconnect 1514 0"
 	"packed-nomrg-q2-bridge  packed 0   2 client bridge 1514"
 	"split-mrg-jumbo-server  split  1   1 server xconnect 9000"
 	# DPDK 22.11's virtio PMD sends a multi-segment frame on a packed ring
@@ -298,12 +304,12 @@ CASES=(
 )
 START=$SECONDS
 for c in "${CASES[@]}"; do
-	read -r name ring mrg q mode fwd maxlen <<<"$c"
+	read -r name ring mrg q mode fwd maxlen inorder <<<"$c"
 	if [ -n "${TESTPMD_CASES:-}" ] && ! [[ " $TESTPMD_CASES " == *" $name "* ]]; then
 		continue
 	fi
 	CASE_FAILED=0
-	run_case "$name" "$ring" "$mrg" "$q" "$mode" "$fwd" "$maxlen" || CASE_FAILED=1
+	run_case "$name" "$ring" "$mrg" "$q" "$mode" "$fwd" "$maxlen" "${inorder:-1}" || CASE_FAILED=1
 	cleanup
 	if [ $CASE_FAILED = 0 ]; then
 		PASSED=$((PASSED + 1)); echo "ok $name"
