@@ -48,6 +48,15 @@ static bool finish_csum(struct pkt *p)
 	return true;
 }
 
+/* A one-entry label stack: label key, TC 0, bottom of stack. */
+static inline void mpls_label(uint8_t *l, uint64_t key, uint8_t ttl)
+{
+	l[0] = (uint8_t)(key >> 12);
+	l[1] = (uint8_t)(key >> 4);
+	l[2] = (uint8_t)((key & 0xf) << 4 | 1);
+	l[3] = ttl;
+}
+
 /* The MPLS types carry an MPLS packet, no Ethernet: strip it, and label an
  * IP packet with the record's key as a one-entry stack (TTL copied from the
  * IP header, RFC 3032 §2.4.3). Returns 0 or a drop reason. */
@@ -55,7 +64,6 @@ static int mpls_inner(struct pkt *p, uint64_t key)
 {
 	uint16_t et = p->len >= ETH_HLEN ? rd16(p->data + 12) : 0;
 	uint8_t ttl;
-	uint8_t *l;
 
 	if (et == ETH_P_MPLS_UC || et == ETH_P_MPLS_MC) {
 		pkt_pull(p, ETH_HLEN);
@@ -68,11 +76,7 @@ static int mpls_inner(struct pkt *p, uint64_t key)
 	else
 		return TNL_DROP_MPLS_NOT_L3;
 	pkt_pull(p, ETH_HLEN - 4);
-	l = p->data;
-	l[0] = (uint8_t)(key >> 12);
-	l[1] = (uint8_t)(key >> 4);
-	l[2] = (uint8_t)((key & 0xf) << 4 | 1);		/* TC 0, BOS */
-	l[3] = ttl;
+	mpls_label(p->data, key, ttl);
 	return 0;
 }
 
@@ -96,6 +100,9 @@ struct encap_ctx {
 	const struct flow_key *last_k;
 	uint32_t max_len;		/* longest inner frame the uplink MTU takes */
 	bool udp, mpls;			/* the record's type is a UDP / an MPLS one */
+	/* MPLS types: hdr also holds the record's label after the outer
+	 * headers (TTL 0), so an IP packet takes it with the template. */
+	bool label_tpl;
 };
 
 /* Route, neighbour and template for one record: 0 or a drop reason. */
@@ -128,6 +135,9 @@ static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dp
 	e->max_len = (uint32_t)e->up->mtu + ETH_HLEN - (uint32_t)e->hlen;
 	e->udp = is_udp_type(a->tnl_type);
 	e->mpls = is_mpls_type(a->tnl_type);
+	e->label_tpl = e->mpls && e->hlen + 4 <= sizeof(e->hdr);
+	if (e->label_tpl)
+		mpls_label(e->hdr + e->hlen, a->key, 0);
 	return 0;
 }
 
@@ -180,8 +190,18 @@ static inline uint16_t entropy_port(struct encap_ctx *e, const struct pkt *p,
 	return e->last_sport;
 }
 
+/* The offsets and flags of a freshly encapsulated packet. */
+static inline void encap_done(struct pkt *p)
+{
+	p->l3_off = ETH_HLEN;
+	p->l4_off = ETH_HLEN + 20;
+	p->flags &= (uint16_t)~(PKT_F_TUN | PKT_F_CSUM_VALID);
+	p->gso_size = 0;
+	p->gso_type = 0;
+}
+
 /* One packet: 0 or a drop reason. */
-static int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+static inline __attribute__((always_inline)) int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
 		     const struct flow_key *k)
 {
 	uint16_t sport = 0;
@@ -204,12 +224,72 @@ static int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct
 	tnl_hdr_finish(h, p->len, e->ip_sum, sport, e->udp);
 	if (e->udp && (a->flags & DPACT_TNL_CSUM))
 		udp_csum(p);
-	p->l3_off = ETH_HLEN;
-	p->l4_off = ETH_HLEN + 20;
-	p->flags &= (uint16_t)~(PKT_F_TUN | PKT_F_CSUM_VALID);
-	p->gso_size = 0;
-	p->gso_type = 0;
+	encap_done(p);
 	return 0;
+}
+
+/* encap_one out of line, for encap_one_label's exceptions. */
+static __attribute__((noinline)) int encap_one_other(struct encap_ctx *e,
+						      const struct dpact_tnl_push *a,
+						      struct pkt *p, const struct flow_key *k)
+{
+	return encap_one(e, a, p, k);
+}
+
+/* encap_one for an MPLS record with the label in its template
+ * (label_tpl): an IPv4 packet, the usual case, loses its Ethernet header
+ * and takes the label with the outer headers, TTL from the IP header, as
+ * mpls_inner would write it; anything else goes through encap_one. */
+static int encap_one_label(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+			   const struct flow_key *k)
+{
+	uint16_t sport = 0;
+	size_t hlen = e->hlen + 4;
+	uint8_t *h, ttl;
+
+	if (unlikely(p->len < ETH_HLEN + 20 || rd16(p->data + 12) != ETH_P_IP ||
+		     (p->flags & PKT_F_CSUM_PARTIAL)))
+		return encap_one_other(e, a, p, k);
+	if (e->udp)
+		sport = entropy_port(e, p, k);
+	ttl = p->data[ETH_HLEN + 8];
+	/* The frame after mpls_inner would be p->len - ETH_HLEN + 4. */
+	if (unlikely(p->len - ETH_HLEN + 4u > e->max_len))
+		return TNL_DROP_TOO_BIG;
+	pkt_pull(p, ETH_HLEN);
+	h = pkt_push(p, (uint16_t)hlen);
+	if (unlikely(!h))
+		return TNL_DROP_NO_HEADROOM;
+	copy_hdr(h, e->hdr, hlen);
+	h[hlen - 1] = ttl;
+	tnl_hdr_finish(h, p->len, e->ip_sum, sport, e->udp);
+	if (e->udp && (a->flags & DPACT_TNL_CSUM))
+		udp_csum(p);
+	encap_done(p);
+	return 0;
+}
+
+/* encap_one (label: encap_one_label) over pkts, survivors compacted at the
+ * front; their number. Inlined with label a constant, so each loop calls
+ * its own. */
+static inline __attribute__((always_inline)) uint16_t
+encap_loop(unsigned pmd, struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt **pkts,
+	   const struct flow_key *const *keys, uint16_t n, bool label)
+{
+	uint16_t m = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const struct flow_key *k = keys ? keys[i] : NULL;
+		int r = label ? encap_one_label(e, a, pkts[i], k) : encap_one(e, a, pkts[i], k);
+
+		if (likely(!r)) {
+			pkts[m++] = pkts[i];
+		} else {
+			tnl_count_drop(pmd, (enum tnl_drop)r, 1);
+			pkt_free(pkts[i]);
+		}
+	}
+	return m;
 }
 
 /* Encapsulate pkts in place; the survivors are compacted at the front. */
@@ -219,7 +299,7 @@ static uint16_t encap_batch(unsigned pmd, const struct tnl_conf *c,
 			    const struct tnl_uplink **up)
 {
 	struct encap_ctx e = { .last_k = NULL };
-	uint16_t m = 0;
+	uint16_t m;
 	int r = encap_prepare(pmd, c, a, &e);
 
 	if (unlikely(r)) {
@@ -227,15 +307,8 @@ static uint16_t encap_batch(unsigned pmd, const struct tnl_conf *c,
 		pkt_free_bulk(pkts, n);
 		return 0;
 	}
-	for (uint16_t i = 0; i < n; i++) {
-		r = encap_one(&e, a, pkts[i], keys ? keys[i] : NULL);
-		if (likely(!r)) {
-			pkts[m++] = pkts[i];
-		} else {
-			tnl_count_drop(pmd, (enum tnl_drop)r, 1);
-			pkt_free(pkts[i]);
-		}
-	}
+	m = e.label_tpl ? encap_loop(pmd, &e, a, pkts, keys, n, true)
+			: encap_loop(pmd, &e, a, pkts, keys, n, false);
 	*up = e.up;
 	COUNTER_ADD(tnl_stats[pmd].encap, m);
 	if (m && a->port < PORT_MAX && c->port_idx[a->port]) {

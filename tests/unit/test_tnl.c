@@ -390,6 +390,15 @@ static void test_entropy(void **state)
 	assert_true(tnl_entropy_port_frame(out_rec.bytes[0] + 50, 80) >= 49152);
 }
 
+/* One packet pushed to dst through type t (key 1) after a reset: how
+ * many came out (0 or 1, in out_rec). */
+static unsigned push1(enum tnl_type t, uint32_t dst, struct pkt *p)
+{
+	reset();
+	push(t, 1, dst, &p, 1, 0);
+	return out_rec.n;
+}
+
 static void test_mtu_and_routes(void **state)
 {
 	struct pkt *p;
@@ -400,20 +409,27 @@ static void test_mtu_and_routes(void **state)
 	(void)state;
 	/* 1450 inner + 50 outer = 1500 - 14 + 14: an IP packet of exactly
 	 * 1486 fits; one byte more does not. */
-	reset();
-	p = inner(1464, 1);
-	push(TNL_VXLAN, 1, PEER, &p, 1, 0);
-	assert_int_equal(out_rec.n, 1);
+	assert_int_equal(push1(TNL_VXLAN, PEER, inner(1464, 1)), 1);
 	assert_int_equal(be16(out_rec.bytes[0] + 16), 1500);
-	reset();
-	p = inner(1465, 1);
-	push(TNL_VXLAN, 1, PEER, &p, 1, 0);
-	assert_int_equal(out_rec.n, 0);
+	assert_int_equal(push1(TNL_VXLAN, PEER, inner(1465, 1)), 0);
 	assert_int_equal(counter("tnl_too_big"), big + 1);
-	/* No route. */
+	/* MPLSoGRE: 38 outer bytes and the label for the 14 of the inner
+	 * Ethernet header: 1486 fits, 1487 does not. The label comes with
+	 * the header template, TTL from the inner IP header. */
+	assert_int_equal(push1(TNL_MPLSOGRE, PEER, inner(1486, 1)), 1);
+	assert_int_equal(be16(out_rec.bytes[0] + 16), 1500);
+	assert_memory_equal(out_rec.bytes[0] + 38, ((uint8_t[]){ 0, 0, 0x11, 33 }), 4);
+	assert_int_equal(out_rec.bytes[0][42], 0x45);
+	assert_int_equal(push1(TNL_MPLSOGRE, PEER, inner(1487, 1)), 0);
+	assert_int_equal(counter("tnl_too_big"), big + 2);
+	/* An MPLS frame keeps its own stack: only its Ethernet header goes. */
 	p = inner(100, 1);
-	push(TNL_VXLAN, 1, FAR, &p, 1, 0);
-	assert_int_equal(out_rec.n, 0);
+	p->data[12] = 0x88, p->data[13] = 0x47;
+	assert_int_equal(push1(TNL_MPLSOGRE, PEER, p), 1);
+	assert_int_equal(out_rec.len[0], 38 + 86);
+	assert_int_equal(out_rec.bytes[0][38], 0x45);
+	/* No route. */
+	assert_int_equal(push1(TNL_VXLAN, FAR, inner(100, 1)), 0);
 	assert_int_equal(counter("tnl_no_route"), nr + 1);
 	/* Unresolved on-link neighbour: dropped, counted, one ARP request
 	 * (rate limited: a second packet right after sends none). */
