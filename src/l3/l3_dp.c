@@ -265,8 +265,10 @@ static void to_router(struct dpact_ctx *ctx, struct pkt *p, uint8_t af)
 }
 
 /* Decrement the TTL (IPv4: checksum + 0x0100 in ones' complement, RFC 1624)
- * and rewrite the MACs; false if the TTL has run out. */
-static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh *n, uint64_t dmac)
+ * and rewrite the MACs (unless macs is false); false if the TTL has run
+ * out. */
+static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh *n, uint64_t dmac,
+				   bool macs)
 {
 	uint8_t *ip = p->data + p->l3_off;
 	uint8_t *e = p->data;
@@ -286,6 +288,8 @@ static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh
 			return false;
 		ip[7]--;
 	}
+	if (!macs)
+		return true;
 	{
 		/* dmac's low 48 bits, first byte highest: big-endian, shifted
 		 * to the top of the word, is the six bytes in wire order. */
@@ -314,7 +318,8 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 	uint16_t dl_type = p->l3_off >= 14 ? rd16(p->data + p->l3_off - 2) : 0;
 	uint8_t af;
 	int64_t id;
-	uint64_t dmac;
+	uint64_t dmac = 0;
+	bool macs = true;
 
 	if (likely(dl_type == ETH_P_IP)) {
 		af = 4;
@@ -362,8 +367,11 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 		break;
 	case L3_NH_TUNNEL:
 		/* Inner MACs: the router's own on both sides (the remote's
-		 * router routes by IP; MPLS types drop the inner Ethernet). */
-		dmac = l3_mac_word(n->smac);
+		 * router routes by IP). The MPLS types drop the inner
+		 * Ethernet header: nothing to write. */
+		macs = n->tun_kind != TNL_MPLSOGRE && n->tun_kind != TNL_MPLSOUDP;
+		if (macs)
+			dmac = l3_mac_word(n->smac);
 		break;
 	case L3_NH_GLEAN:
 		solicit(ctx, c, n->port, af, af == 4 ? ip + 16 : ip + 24);
@@ -376,7 +384,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 		drop(ctx, L3_C_BLACKHOLE, p);
 		return NULL;
 	}
-	if (unlikely(!forward_rewrite(p, af, n, dmac))) {
+	if (unlikely(!forward_rewrite(p, af, n, dmac, macs))) {
 		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
 		drop(ctx, L3_C_TTL, p);
 		return NULL;

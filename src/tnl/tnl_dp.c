@@ -502,18 +502,25 @@ static const struct tnl_port_cfg *port_for(const struct tnl_conf *c, const struc
 	return best;
 }
 
-static void decap_meta(struct pkt *p, const struct tnl_decap *d)
+/* A decapsulated packet's metadata, made once per parse (and kept with the
+ * batch reference) and copied whole into each packet. */
+static void decap_meta_make(struct pkt_tun *t, const struct tnl_decap *d)
 {
-	p->tun.id = d->key;
-	p->tun.src = d->src;
-	p->tun.dst = d->dst;
-	p->tun.flags = d->flags;
-	p->tun.tos = d->tos;
-	p->tun.ttl = d->ttl;
-	p->tun.opt_len = d->opt_len;
-	memset(p->tun.opts, 0, sizeof(p->tun.opts));
+	memset(t, 0, sizeof(*t));
+	t->id = d->key;
+	t->src = d->src;
+	t->dst = d->dst;
+	t->flags = d->flags;
+	t->tos = d->tos;
+	t->ttl = d->ttl;
+	t->opt_len = d->opt_len;
 	if (unlikely(d->opt_len))
-		memcpy(p->tun.opts, d->opts, d->opt_len);
+		memcpy(t->opts, d->opts, d->opt_len);
+}
+
+static inline void decap_meta(struct pkt *p, const struct pkt_tun *t)
+{
+	p->tun = *t;
 	p->flags = (uint16_t)((p->flags & ~PKT_F_CSUM_PARTIAL) | PKT_F_TUN);
 }
 
@@ -579,6 +586,7 @@ struct decap_ref {
 	uint16_t len;			/* frame length */
 	uint16_t end;			/* hdr_end; 0 = no reference */
 	struct tnl_decap d;
+	struct pkt_tun tun;		/* d's metadata */
 	const struct tnl_port_cfg *pc;
 };
 
@@ -615,6 +623,8 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		struct pkt *p = pkts[i];
 		const struct tnl_port_cfg *pc;
 		const struct tnl_decap *d;
+		const struct pkt_tun *tm;
+		struct pkt_tun tl;
 		uint8_t pre[REF_BYTES];
 		uint32_t dst;
 		uint16_t et;
@@ -640,6 +650,7 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		}
 		if (ref_hit(&ref, p)) {
 			d = &ref.d;
+			tm = &ref.tun;
 			pc = ref.pc;
 			if (is_mpls_type(d->type))
 				tnl_mpls_eth_rebuild(p->data, d->inner_off);
@@ -670,15 +681,18 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 			pkt_free(p);
 			continue;
 		}
+		decap_meta_make(&tl, d);
+		tm = &tl;
 		if (d->hdr_end >= 32 && d->hdr_end <= REF_BYTES && ref_room(p)) {
 			memcpy(ref.hdr, pre, REF_BYTES);
 			ref.len = p->len;
 			ref.end = d->hdr_end;
 			ref.d = *d;
+			ref.tun = tl;
 			ref.pc = pc;
 		}
 decapped:
-		decap_meta(p, d);
+		decap_meta(p, tm);
 		p->data += d->inner_off;
 		p->len = d->inner_len;
 		/* Runs of one tunnel port go to the pipeline together. */
