@@ -129,6 +129,26 @@ void flow_extract(struct pkt *p, struct flow_key *key);
  * plain burst is). Out of line: the plain path never calls it. */
 bool pkt_tun_same(const struct pkt *a, const struct pkt *b);
 
+/* pkt_tun_same, first as one compare of the whole pkt.tun: tnl_rx copies
+ * one made-up pkt.tun into every packet of a parse, so a burst of one
+ * tunnel is equal byte for byte (padding and opt_len included, which only
+ * makes the test stricter); otherwise field by field. */
+static inline bool flow_tun_same(const struct pkt *a, const struct pkt *b)
+{
+#if defined(__AVX2__)
+	_Static_assert(sizeof(a->tun) == 48, "flow_tun_same: pkt.tun is 32 + 16 bytes");
+	const uint8_t *x = (const uint8_t *)&a->tun, *y = (const uint8_t *)&b->tun;
+	__m256i d = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)x),
+				     _mm256_loadu_si256((const __m256i *)(const void *)y));
+	__m128i e = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(x + 32)),
+				  _mm_loadu_si128((const __m128i *)(const void *)(y + 32)));
+
+	if ((a->flags & b->flags & PKT_F_TUN) && _mm256_testz_si256(d, d) && _mm_testz_si128(e, e))
+		return true;
+#endif
+	return pkt_tun_same(a, b);
+}
+
 /* An MPLS frame's parse reads the label stack and nothing beneath it: at
  * most two VLAN tags, an LLC/SNAP header and FLOW_MAX_MPLS entries. */
 #define PARSE_BE16_MPLS_UC	(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0x4788 : 0x8847)
@@ -157,7 +177,7 @@ static inline bool flow_same_frame(struct pkt *p, const struct pkt *prev, bool t
 	/* The compare reads PARSE_SAME_BYTES even of a shorter frame: still
 	 * inside the buffer, and bytes past the end only make it fail. */
 	if (p->len != prev->len ||
-	    (tun ? !pkt_tun_same(p, prev) : unlikely(p->flags & PKT_F_TUN)) ||
+	    (tun ? !flow_tun_same(p, prev) : unlikely(p->flags & PKT_F_TUN)) ||
 	    (uintptr_t)a - (uintptr_t)p->buf > sizeof(p->buf) - PARSE_SAME_BYTES)
 		return false;
 #if defined(__AVX2__)
