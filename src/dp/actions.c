@@ -639,8 +639,9 @@ static void drop_batch(struct dpact_ctx *ctx, int reason, struct batch *b)
 
 /* Apply a per-packet action to the batch, squeezing out drops. */
 #define BATCH_APPLY(ctx, b, call) do { \
+	const uint16_t n_ = (b)->n;	/* not read again after each packet's stores */ \
 	uint16_t j_ = 0; \
-	for (uint16_t i_ = 0; i_ < (b)->n; i_++) { \
+	for (uint16_t i_ = 0; i_ < n_; i_++) { \
 		struct pkt *p = (b)->p[i_]; \
 		const struct flow_key *k = (b)->k[i_]; \
 		int r_; \

@@ -40,6 +40,17 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static inline uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	return v;
+}
+
 /* A token bucket in nanoseconds of credit: true if one more may go. */
 static bool rate_ok(uint64_t *credit_until)
 {
@@ -327,7 +338,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 			drop(ctx, L3_C_BAD_HDR, p);
 			return NULL;
 		}
-		id = lpm4_lookup(v->v4, (uint32_t)rd16(ip + 16) << 16 | rd16(ip + 18));
+		id = lpm4_lookup(v->v4, rd32(ip + 16));
 	} else if (dl_type == ETH_P_IPV6) {
 		af = 6;
 		if (unlikely(!p->l3_off || p->len < p->l3_off + IPV6_HLEN || (ip[0] >> 4) != 6)) {
@@ -427,12 +438,12 @@ void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_
 			drop(ctx, L3_C_NO_VRF, pkts[i]);
 		return;
 	}
+	/* No prefetch: the pipeline has just read every packet's headers
+	 * (parse or same-headers compare), and actions before this may
+	 * have written them. */
 	for (uint16_t i = 0; i < n; i++) {
-		const struct l3_nh *nh;
+		const struct l3_nh *nh = route_one(ctx, c, v, pkts[i], keys[i]);
 
-		if (i + 1 < n)
-			prefetch0(pkts[i + 1]->data);
-		nh = route_one(ctx, c, v, pkts[i], keys[i]);
 		if (!nh)
 			continue;
 		if (m && (m == PKT_BURST || !same_exit(nh, run_nh))) {

@@ -184,6 +184,10 @@ static inline uint16_t entropy_port(struct encap_ctx *e, const struct pkt *p,
 {
 	if (!k)
 		return tnl_entropy_port_frame(p->data, p->len);
+	/* The same key object (the pipeline shares one between packets
+	 * with equal headers): the same port, no compare. */
+	if (k == e->last_k)
+		return e->last_sport;
 	if (!e->last_k || !entropy_same(k, e->last_k))
 		e->last_sport = tnl_entropy_port(k);
 	e->last_k = k;
