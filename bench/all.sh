@@ -3,7 +3,9 @@
 # closing note quotes. Each script saves its own results/<name>-<date>.md
 # (with its JSON and PNG); this prints which, and the time each took.
 #
-#   sudo bench/all.sh [--quick]     (~50 min; --quick: 1 rep of each, ~15 min)
+#   sudo bench/all.sh [--quick] [--no-migrate]
+#       (~50 min; --quick: 1 rep of each, ~15 min; --no-migrate: without the
+#       QEMU live-migration runs, ~10 min less)
 #
 # Run it alone on the machine: no test suite, no other benchmark, no stray
 # xviod, testpmd or OVS (each script waits for the machine to be quiet before
@@ -12,7 +14,13 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 reps3=3 reps2=2 mig=3
-if [ "${1:-}" = --quick ]; then reps3=1 reps2=1 mig=1; fi
+for a in "$@"; do
+	case $a in
+	--quick) reps3=1 reps2=1; [ "$mig" = 0 ] || mig=1;;
+	--no-migrate) mig=0;;
+	*) echo "usage: $0 [--quick] [--no-migrate]" >&2; exit 2;;
+	esac
+done
 common="--interval 5 --wait-quiet 30"
 run() {
 	t0=$(date +%s)
@@ -31,7 +39,7 @@ run "$here/ct.sh" --flows 100000 --reps $reps2 $common
 run "$here/tnl.sh" --reps $reps3 $common
 run "$here/vrouter.sh" --mplsogre --reps $reps3 $common
 # Issue 3: live migration through xviod and OVS-DPDK under TCG.
-run "$here/migrate.sh" --reps $mig
+[ "$mig" = 0 ] || run "$here/migrate.sh" --reps $mig
 # Load-independent: instructions per packet of each datapath case.
 # Release, as xviod ships (dp_callgrind.sh alone would set up -O2).
 cg=/tmp/xvio-cg-$(echo "$here" | cksum | cut -d' ' -f1)
