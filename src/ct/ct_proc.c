@@ -155,15 +155,14 @@ static inline int pkt_tuple4(const struct pkt *p, const struct flow_key *k, uint
 	return 0;
 }
 
-/* Fill cp from the packet; a CT_INV reason + 1 if it cannot be tracked. */
-static int pkt_tuple(const struct pkt *p, const struct flow_key *k, uint16_t zone,
+/* Fill cp from the packet; a CT_INV reason + 1 if it cannot be tracked.
+ * The general case, out of line: pkt_tuple4 first. */
+static __attribute__((noinline)) int pkt_tuple(const struct pkt *p, const struct flow_key *k, uint16_t zone,
 		     struct ct_pkt *cp)
 {
 	bool v6 = k->dl_type == __builtin_bswap16(ETH_P_IPV6);
 	struct ct_tuple *t = &cp->t;
 
-	if (likely(!pkt_tuple4(p, k, zone, cp)))
-		return 0;
 
 	if (!v6 && k->dl_type != __builtin_bswap16(ETH_P_IP))
 		return CT_INV_NOT_IP + 1;
@@ -429,9 +428,9 @@ static void related(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
  * previous packet of the batch had the same tuple), or NULL to look it up.
  * Returns the node the packet ended on when its verdict came from a live
  * connection, NULL otherwise. */
-static struct ct_node *ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k,
-			      const struct ct_action *a, uint64_t now, const struct ct_pkt *cp,
-			      int r, uint32_t h, struct ct_node *known)
+static inline __attribute__((always_inline)) struct ct_node *
+ct_one(struct ct_pmd *pmd, struct pkt *p, struct flow_key *k, const struct ct_action *a,
+       uint64_t now, const struct ct_pkt *cp, int r, uint32_t h, struct ct_node *known)
 {
 	struct ct_node *n;
 	struct ct_conn *c;
@@ -600,99 +599,116 @@ static inline bool conn_alive(const struct ct_node *n)
  * hashed nor looked up again: it reuses the node the predecessor ended on
  * (safe: both run between the same two quiescent states, and a connection
  * unlinked meanwhile is DEAD and looked up afresh); its tuple is the one in
- * cp[src[i]]. The packets after packet i that share its key (ct.h), up to
- * end[i], are not even looked at: theirs is its tuple, and, when it ended on
- * a connection and they are not TCP, its verdict (one burst of one flow; a
- * connection another thread unlinks meanwhile goes after the burst). */
-void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
-		const struct ct_action *a, uint64_t now_ms)
+ * cp[src[i]]. With groups (sh, bit i: packet i shares packet i - 1's key,
+ * ct.h), the packets after packet i that share its key, up to end[i], are
+ * not even looked at: theirs is its tuple, and, when it ended on a
+ * connection and they are not TCP, its verdict (one burst of one flow; a
+ * connection another thread unlinks meanwhile goes after the burst).
+ * groups is a constant in each caller: a burst without shared keys pays
+ * nothing for them. */
+static inline __attribute__((always_inline)) void
+ct_burst(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t m,
+	 const struct ct_action *a, uint64_t now_ms, uint64_t sh, const bool groups)
 {
 	struct ct_pkt cp[PKT_BURST];
 	uint32_t h[PKT_BURST];
 	int r[PKT_BURST];
 	bool same[PKT_BURST];
 	uint8_t src[PKT_BURST], end[PKT_BURST];
+	struct ct_node *last = NULL;
+	uint16_t i, head = 0;
 
-	COUNTER_ADD(pmd->n_packets, n);
-	while (n) {
-		uint16_t m = MIN(n, PKT_BURST), i, head = 0;
-		struct ct_node *last = NULL;
-		uint64_t sh = 0;	/* bit i: packet i has packet i - 1's key */
+	for (i = 0; i < m; i = groups ? end[i] : (uint16_t)(i + 1)) {
+		/* Only a packet with the previous one's nw_dst is compared
+		 * at all: where flows differ, that differs (flowgen, a
+		 * fan-out); a false "differs" only costs the reuse. */
+		bool cand = i && !r[head] && keys[i]->nw_dst == keys[i - 1]->nw_dst;
+		int u = cand ? udp4_same(pkts[i], keys[i], keys[i - 1]) : 0;
+		uint16_t j = (uint16_t)(i + 1);
 
-		for (i = 1; i < m; i++)
-			sh |= (uint64_t)(keys[i] == keys[i - 1]) << i;
-
-		for (i = 0; i < m; i = end[i]) {
-			/* Only a packet with the previous one's nw_dst is compared
-			 * at all: where flows differ, that differs (flowgen, a
-			 * fan-out); a false "differs" only costs the reuse. */
-			bool cand = i && !r[head] && keys[i]->nw_dst == keys[i - 1]->nw_dst;
-			int u = cand ? udp4_same(pkts[i], keys[i], keys[i - 1]) : 0;
-			uint16_t j = (uint16_t)(i + 1);
-
-			if (u > 0) {
-				src[i] = src[head];
-				r[i] = 0;
-				same[i] = true;
+		if (u > 0) {
+			src[i] = src[head];
+			r[i] = 0;
+			same[i] = true;
+			h[i] = h[head];
+		} else {
+			src[i] = (uint8_t)i;
+			r[i] = likely(!pkt_tuple4(pkts[i], keys[i], a->zone, &cp[i])) ? 0 :
+			       pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
+			same[i] = u < 0 && !r[i] && !cp[i].icmp_error &&
+				  ct_tuple_eq(&cp[i].t, &cp[src[head]].t);
+			if (same[i]) {
 				h[i] = h[head];
-			} else {
-				src[i] = (uint8_t)i;
-				r[i] = pkt_tuple(pkts[i], keys[i], a->zone, &cp[i]);
-				same[i] = u < 0 && !r[i] && !cp[i].icmp_error &&
-					  ct_tuple_eq(&cp[i].t, &cp[src[head]].t);
-				if (same[i]) {
-					h[i] = h[head];
-				} else if (!r[i]) {
-					h[i] = ct_hash(&cp[i].t);
-					prefetch0(&ct_tab.buckets[h[i] & ct_tab.mask]);
-				}
+			} else if (!r[i]) {
+				h[i] = ct_hash(&cp[i].t);
+				prefetch0(&ct_tab.buckets[h[i] & ct_tab.mask]);
 			}
-			/* The same 64 header bytes and length (parse.h): the
-			 * same tuple, unless an ICMP error's quote (further
-			 * in) made it. */
+		}
+		/* The same 64 header bytes and length (parse.h): the same
+		 * tuple, unless an ICMP error's quote (further in) made it. */
+		if (groups) {
 			if (unlikely(sh >> j & 1) && !r[i] && !cp[src[i]].icmp_error)
 				j = (uint16_t)(j + __builtin_ctzll(~(sh >> j)));
 			end[i] = (uint8_t)j;
-			head = i;
 		}
-		for (i = 0; i < m;) {
-			struct ct_node *known = NULL;
-			uint16_t e;
+		head = i;
+	}
+	for (i = 0; i < m;) {
+		struct ct_node *known = NULL;
+		uint16_t e;
 
-			if (same[i] && conn_alive(last)) {
-				if (likely(cp[src[i]].t.proto != PROTO_TCP)) {
-					ct_repeat(pkts[i], keys[i], keys[i - 1], a, last);
-					goto next;
-				}
-				known = last;
+		if (same[i] && conn_alive(last)) {
+			if (likely(cp[src[i]].t.proto != PROTO_TCP)) {
+				ct_repeat(pkts[i], keys[i], keys[i - 1], a, last);
+				goto next;
 			}
-			own(cp, i, src[i], pkts[i]);
-			last = ct_one(pmd, pkts[i], keys[i], a, now_ms, &cp[i], r[i], h[i], known);
+			known = last;
+		}
+		own(cp, i, src[i], pkts[i]);
+		last = ct_one(pmd, pkts[i], keys[i], a, now_ms, &cp[i], r[i], h[i], known);
 next:
-			e = end[i++];
-			if (likely(!(sh >> i & 1)) || e == i)
-				continue;
-			if (likely(cp[src[i - 1]].t.proto != PROTO_TCP) && conn_alive(last)) {
-				/* The rest share this key, verdict and all: only
-				 * a NAT rewrite is per packet. */
-				const struct ct_conn *c = ct_node_conn(last);
+		i++;
+		if (!groups || likely(!(sh >> i & 1)) || (e = end[i - 1]) == i)
+			continue;
+		if (likely(cp[src[i - 1]].t.proto != PROTO_TCP) && conn_alive(last)) {
+			/* The rest share this key, verdict and all: only a NAT
+			 * rewrite is per packet. */
+			const struct ct_conn *c = ct_node_conn(last);
 
-				if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT)))
-					for (; i < e; i++)
-						ct_nat_packet(pkts[i], keys[i], c, last->dir);
-				i = e;
-				continue;
-			}
-			/* Each of them on its own (TCP: every segment moves the
-			 * window), with this one's tuple. */
-			for (uint16_t f = i; f < e && f < PKT_BURST; f++) {
-				src[f] = src[i - 1];
-				r[f] = 0;
-				same[f] = true;
-				h[f] = h[i - 1];
-				end[f] = (uint8_t)(f + 1);
-			}
+			if ((a->flags & CT_F_NAT) && (c->flags & (CT_C_SNAT | CT_C_DNAT)))
+				for (; i < e; i++)
+					ct_nat_packet(pkts[i], keys[i], c, last->dir);
+			i = e;
+			continue;
 		}
+		/* Each of them on its own (TCP: every segment moves the
+		 * window), with this one's tuple. */
+		for (uint16_t f = i; f < e && f < PKT_BURST; f++) {
+			src[f] = src[i - 1];
+			r[f] = 0;
+			same[f] = true;
+			h[f] = h[i - 1];
+			end[f] = (uint8_t)(f + 1);
+		}
+	}
+}
+
+void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
+		const struct ct_action *a, uint64_t now_ms)
+{
+	COUNTER_ADD(pmd->n_packets, n);
+	while (n) {
+		uint16_t m = MIN(n, PKT_BURST);
+		uint64_t sh = 0;
+
+		/* Keys are shared only under CT_F_NO_KEY (ct.h). */
+		if (a->flags & CT_F_NO_KEY)
+			for (uint16_t i = 1; i < m; i++)
+				sh |= (uint64_t)(keys[i] == keys[i - 1]) << i;
+		if (sh)
+			ct_burst(pmd, pkts, keys, m, a, now_ms, sh, true);
+		else
+			ct_burst(pmd, pkts, keys, m, a, now_ms, 0, false);
 		pkts += m;
 		keys += m;
 		n = (uint16_t)(n - m);
