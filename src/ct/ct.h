@@ -130,6 +130,13 @@ struct ct_pmd {
  * goes meanwhile. */
 void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
 		const struct ct_action *a, uint64_t now_ms);
+/* ct_execute where keys may also be shared without CT_F_NO_KEY: store
+ * holds a key per packet (store[i] for packet i), into which a packet whose
+ * verdict is not the one of the packets it shares a key with gets a copy
+ * of it (keys[i] then points there). Those sharing one key otherwise get
+ * one verdict, written once. */
+void ct_execute_store(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
+		      const struct ct_action *a, uint64_t now_ms, struct flow_key *store);
 /* ct_clear: forget the tracking state in a key. */
 void ct_clear_key(struct flow_key *k);
 uint64_t ct_now_ms(void);

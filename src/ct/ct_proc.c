@@ -608,7 +608,8 @@ static inline bool conn_alive(const struct ct_node *n)
  * nothing for them. */
 static inline __attribute__((always_inline)) void
 ct_burst(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t m,
-	 const struct ct_action *a, uint64_t now_ms, uint64_t sh, const bool groups)
+	 const struct ct_action *a, uint64_t now_ms, uint64_t sh, const bool groups,
+	 struct flow_key *store)
 {
 	struct ct_pkt cp[PKT_BURST];
 	uint32_t h[PKT_BURST];
@@ -682,35 +683,48 @@ next:
 			continue;
 		}
 		/* Each of them on its own (TCP: every segment moves the
-		 * window), with this one's tuple. */
+		 * window), with this one's tuple, and its own key where the
+		 * verdict is written (ct.h). */
 		for (uint16_t f = i; f < e && f < PKT_BURST; f++) {
 			src[f] = src[i - 1];
 			r[f] = 0;
 			same[f] = true;
 			h[f] = h[i - 1];
 			end[f] = (uint8_t)(f + 1);
+			if (store && !(a->flags & CT_F_NO_KEY)) {
+				store[f] = *keys[f];
+				keys[f] = &store[f];
+			}
 		}
 	}
 }
 
-void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
-		const struct ct_action *a, uint64_t now_ms)
+void ct_execute_store(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
+		      const struct ct_action *a, uint64_t now_ms, struct flow_key *store)
 {
 	COUNTER_ADD(pmd->n_packets, n);
 	while (n) {
 		uint16_t m = MIN(n, PKT_BURST);
 		uint64_t sh = 0;
 
-		/* Keys are shared only under CT_F_NO_KEY (ct.h). */
-		if (a->flags & CT_F_NO_KEY)
+		/* Keys are shared only under CT_F_NO_KEY or with a store. */
+		if ((a->flags & CT_F_NO_KEY) || store)
 			for (uint16_t i = 1; i < m; i++)
 				sh |= (uint64_t)(keys[i] == keys[i - 1]) << i;
 		if (sh)
-			ct_burst(pmd, pkts, keys, m, a, now_ms, sh, true);
+			ct_burst(pmd, pkts, keys, m, a, now_ms, sh, true, store);
 		else
-			ct_burst(pmd, pkts, keys, m, a, now_ms, 0, false);
+			ct_burst(pmd, pkts, keys, m, a, now_ms, 0, false, NULL);
 		pkts += m;
 		keys += m;
+		if (store)
+			store += m;
 		n = (uint16_t)(n - m);
 	}
+}
+
+void ct_execute(struct ct_pmd *pmd, struct pkt **pkts, struct flow_key **keys, uint16_t n,
+		const struct ct_action *a, uint64_t now_ms)
+{
+	ct_execute_store(pmd, pkts, keys, n, a, now_ms, NULL);
 }

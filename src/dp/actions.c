@@ -878,8 +878,12 @@ static void exec(struct dpact_ctx *ctx, struct batch *b, const void *acts, size_
 		case DPACT_CT:
 			/* The batch's keys are the PMD's own working copies
 			 * (dp_proc.c); ct writes its verdict into them. */
-			ct_execute(&ctx->ct, b->p, (struct flow_key **)(uintptr_t)b->k, b->n,
-				   &((const struct dpact_ct *)a)->ct, ctx->clock_ns() / 1000000u);
+			ct_execute_store(&ctx->ct, b->p, (struct flow_key **)(uintptr_t)b->k, b->n,
+					 &((const struct dpact_ct *)a)->ct,
+					 ctx->clock_ns() / 1000000u,
+					 off == 0 && depth == 0 ? ctx->ct_store : NULL);
+			if (off == 0)
+				ctx->ct_store = NULL;
 			break;
 		case DPACT_CT_CLEAR:
 			for (uint16_t i = 0; i < b->n; i++)
@@ -1005,6 +1009,25 @@ bool dpact_writes_keys(const void *acts, size_t len)
 		off += (size_t)a->len * 8;
 	}
 	return false;
+}
+
+bool dpact_keys_first_ct(const void *acts, size_t len)
+{
+	const struct dpact *a = acts;
+
+	if (len < sizeof(struct dpact_ct) || a->type != DPACT_CT || !a->len ||
+	    (((const struct dpact_ct *)a)->ct.flags & CT_F_NAT))
+		return false;
+	for (size_t off = (size_t)a->len * 8; off < len;) {
+		const struct dpact *b = (const void *)((const uint8_t *)acts + off);
+		size_t l = (size_t)b->len * 8;
+
+		/* A recirculation only reads the keys. */
+		if (!l || (b->type != DPACT_RECIRC && dpact_writes_keys(b, MIN(l, len - off))))
+			return false;
+		off += l;
+	}
+	return true;
 }
 
 static uint64_t clock_default(void)

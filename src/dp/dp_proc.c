@@ -259,13 +259,21 @@ static inline bool key_same_as_prev(const struct flow_key *a, const struct flow_
  * where it shares another's (a frame with the headers of the one before
  * it, see pipeline). The list is looked at only where a key is shared, so
  * a burst of many flows does not pay for it per packet. */
-static void keys_unshare(const struct flow_key **kp, struct flow_key *keys, uint16_t i, uint16_t j,
-			 const struct mflow_actions *a)
+static void keys_unshare(struct dp_pmd *ctx, const struct flow_key **kp, struct flow_key *keys,
+			 uint16_t i, uint16_t j, const struct mflow_actions *a)
 {
+	uint16_t from = i;
+
 	while (i < j && kp[i] == &keys[i])
 		i++;
 	if (i == j || !dpact_writes_keys(a->data, a->len))
 		return;
+	/* ct(table=N) alone writes: it gives a key of its own only to a
+	 * packet whose verdict differs from those it shares one with. */
+	if (dpact_keys_first_ct(a->data, a->len)) {
+		ctx->act.ct_store = keys + from;
+		return;
+	}
 	for (; i < j; i++) {
 		if (kp[i] != &keys[i]) {
 			key_copy(&keys[i], kp[i]);
@@ -366,9 +374,10 @@ found:
 		if ((o = dpact_single_output(a->data, a->len))) {
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
-			keys_unshare(kp, keys, i, j, a);
+			keys_unshare(ctx, kp, keys, i, j, a);
 			dpact_execute_slow(&ctx->act, pkts + i, kp + i, (uint16_t)(j - i),
 					   a->data, a->len);
+			ctx->act.ct_store = NULL;
 		}
 		i = j;
 	}

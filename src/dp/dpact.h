@@ -335,6 +335,11 @@ struct dpact_ctx {
 	uint64_t (*clock_ns)(void);	/* meters; default time_ns */
 	uint16_t pmd_idx;		/* < DPACT_PMD_MAX: per-PMD counter slot */
 	dpact_recirc_fn *recirc;	/* default dp_recirc */
+	/* Set by the caller of dpact_execute_slow when the list's first action
+	 * is a CT that is its only key writer (dpact_keys_first_ct) and keys
+	 * are left shared: a key per packet of that call, for a packet whose
+	 * verdict is its own (ct.h). Taken by that CT. */
+	struct flow_key *ct_store;
 	alignas(CACHE_LINE) uint64_t drops[DPACT_DROP_MAX];
 	alignas(CACHE_LINE) struct ct_pmd ct;	/* conntrack counters of this PMD */
 };
@@ -363,6 +368,10 @@ static inline const struct dpact_output *dpact_single_output(const void *acts, s
  * looked into, so a group counts as writing): if not, packets with equal
  * headers may share one key through it. */
 bool dpact_writes_keys(const void *acts, size_t len);
+/* Whether the only action of acts that writes keys is its first, a CT
+ * without nat (which then takes keys shared between packets, with
+ * dpact_ctx.ct_store). */
+bool dpact_keys_first_ct(const void *acts, size_t len);
 
 /* PMD: run list acts (len bytes) over n packets of one megaflow. */
 static inline void dpact_execute_batch(struct dpact_ctx *ctx, struct pkt **pkts,

@@ -818,6 +818,51 @@ static void test_burst_shared_keys(void **state)
 	assert_non_null(find("10.7.0.1", "10.7.0.2", 17, 1000, 53, 0));
 }
 
+/* Keys shared under a ct() whose verdict is read (ct(table=N): the
+ * datapath lends a key per packet, ct_execute_store): a run that ends on a
+ * live connection (UDP) keeps its one key, written once; TCP segments and
+ * packets with no connection (echo replies with no request) each move to
+ * a key of their own. Every packet's verdict is the one it gets alone. */
+static void test_burst_store(void **state)
+{
+	const struct seg out = { .src = "10.8.0.1", .dst = "10.8.0.2", .proto = 17,
+				 .sport = 1000, .dport = 53, .payload = 8 };
+	const struct seg syn = { .src = "10.8.0.1", .dst = "10.8.0.2", .proto = 6, .sport = 1001,
+				 .dport = 80, .seq = 7, .flags = SYN, .win = 1000 };
+	const struct seg pong = { .src = "10.8.0.9", .dst = "10.8.0.1", .proto = 1,
+				  .icmp_type = 0, .icmp_id = 5 };
+	const struct seg *seq[] = { &out, &out, &out, &syn, &syn, &syn, &pong, &pong };
+	enum { N = ARRAY_SIZE(seq) };
+	const size_t from = offsetof(struct flow_key, ct_mark);
+	const size_t len = offsetof(struct flow_key, ct_label) + 16 - from;
+	struct flow_key kb[N], store[N], ks[N], *kp[N];
+	struct pkt *pb[N];
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		pb[i] = mk(seq[i], &kb[i]);
+		kp[i] = i && seq[i] == seq[i - 1] ? kp[i - 1] : &kb[i];
+	}
+	ct_execute_store(&ctrs, pb, kp, N, &COMMIT, now_ms, store);
+	assert_ptr_equal(kp[1], &kb[0]);
+	assert_ptr_equal(kp[2], &kb[0]);
+	assert_ptr_equal(kp[3], &kb[3]);
+	for (int i = 4; i < 6; i++)
+		assert_ptr_equal(kp[i], &store[i]);
+	assert_ptr_equal(kp[7], &store[7]);
+	ct_flush(-1);
+	for (int i = 0; i < N; i++) {
+		pkt_free(run_keep(&COMMIT, seq[i], &ks[i]));
+		assert_memory_equal((uint8_t *)kp[i] + from, (uint8_t *)&ks[i] + from, len);
+		/* The rest of the key is the packet's own. */
+		assert_memory_equal(kp[i], &ks[i], from);
+		pkt_free(pb[i]);
+	}
+	assert_int_equal(kp[0]->ct_state, TRK | NEW);
+	assert_int_equal(kp[5]->ct_state, TRK | NEW);
+	assert_int_equal(kp[7]->ct_state, TRK | INVL);
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -979,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snat_icmp_error_translated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_same_tuple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_shared_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_million_expire_no_stall, setup, teardown),
 	};
 
