@@ -462,7 +462,16 @@ uint32_t flow_key_hash(const struct flow_key *key)
 	__m512i acc = _mm512_add_epi64(_mm512_mul_epu32(x, _mm512_srli_epi64(x, 32)),
 				       _mm512_shuffle_epi32(v, _MM_PERM_BADC));
 
-	h = (uint64_t)_mm512_reduce_add_epi64(acc);
+	/* The lanes' sum, wrapping: gcc's _mm512_reduce_add_epi64 adds them
+	 * as signed long long, an overflow UBSan stops on. */
+	{
+		__m256i s4 = _mm256_add_epi64(_mm512_castsi512_si256(acc),
+					      _mm512_extracti64x4_epi64(acc, 1));
+		__m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4),
+					   _mm256_extracti128_si256(s4, 1));
+
+		h = (uint64_t)_mm_cvtsi128_si64(s2) + (uint64_t)_mm_extract_epi64(s2, 1);
+	}
 #elif defined(__AVX2__)
 #define FKH_ROL256(v, r) _mm256_or_si256(_mm256_slli_epi64(v, r), _mm256_srli_epi64(v, 64 - (r)))
 	__m256i acc = _mm256_setzero_si256();
