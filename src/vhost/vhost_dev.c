@@ -173,6 +173,25 @@ static bool vq_should_run(const struct vhost_dev *dev, const struct vhost_vq *vv
 	return true;
 }
 
+/* What the guest had done when the ring started (after a migration: what
+ * the source left behind): its avail idx, the used idx in its memory and
+ * the used_event it is waiting for. */
+static void vhost_log_start(struct vhost_dev *dev, const struct vhost_vq *vv, unsigned i)
+{
+	struct vq_ring_state st;
+
+	vq_ring_state(&vv->vq, &st);
+	if (!st.guest_valid) {
+		VHOST_LOG(LOG_INFO, dev, "vq %u started: packed ring, size %u, base 0x%x, %s", i,
+			  vv->vq.size, vv->vq.base, vv->vq.enabled ? "enabled" : "disabled");
+		return;
+	}
+	VHOST_LOG(LOG_INFO, dev, "vq %u started: split ring, size %u, base 0x%x, %s; guest avail "
+		  "idx 0x%x flags 0x%x, used idx 0x%x, used_event 0x%x", i, vv->vq.size,
+		  vv->vq.base, vv->vq.enabled ? "enabled" : "disabled", st.avail_idx,
+		  st.avail_flags, st.used_idx, st.used_event);
+}
+
 int vhost_dev_update(struct vhost_dev *dev)
 {
 	bool stopped = false;
@@ -192,9 +211,7 @@ int vhost_dev_update(struct vhost_dev *dev)
 					  strerror(-rc));
 				return rc;
 			}
-			VHOST_LOG(LOG_INFO, dev, "vq %u started: %s ring, size %u, base 0x%x, %s",
-				  i, (vv->vq.mode & VQ_M_PACKED) ? "packed" : "split", vv->vq.size,
-				  vv->vq.base, vv->vq.enabled ? "enabled" : "disabled");
+			vhost_log_start(dev, vv, i);
 		} else if (!run && vv->vq.started) {
 			vq_stop(&vv->vq);
 			stopped = true;

@@ -52,6 +52,27 @@ json_t *vhost_feature_names(uint64_t features, bool protocol)
 	return a;
 }
 
+/* Where the ring stands and what the guest asked for: a used entry the
+ * guest was never told about (used_idx past used_event + 1 with no call
+ * since) shows up here. */
+static void show_ring(const struct vq *vq, json_t *q)
+{
+	struct vq_ring_state st;
+
+	vq_ring_state(vq, &st);
+	json_object_set_new(q, "last_avail", json_integer(st.last_avail));
+	json_object_set_new(q, "last_used", json_integer(st.last_used));
+	json_object_set_new(q, "signalled_used", json_integer(st.signalled_used));
+	json_object_set_new(q, "calls", json_integer(__atomic_load_n(&vq->n_notify,
+								      __ATOMIC_RELAXED)));
+	if (!st.guest_valid)
+		return;
+	json_object_set_new(q, "guest_avail_idx", json_integer(st.avail_idx));
+	json_object_set_new(q, "guest_avail_flags", json_integer(st.avail_flags));
+	json_object_set_new(q, "used_idx", json_integer(st.used_idx));
+	json_object_set_new(q, "guest_used_event", json_integer(st.used_event));
+}
+
 void vhost_dev_show(struct vhost_dev *dev, json_t *obj)
 {
 	json_t *qs = json_array();
@@ -75,13 +96,16 @@ void vhost_dev_show(struct vhost_dev *dev, json_t *obj)
 
 		if (!vq->num && !vq->started && !vv->kick_set)
 			continue;	/* never configured */
-		json_array_append_new(qs, json_pack("{s:i,s:s,s:b,s:b,s:s,s:i,s:b,s:s,s:b}",
+		json_t *q = json_pack("{s:i,s:s,s:b,s:b,s:s,s:i,s:b,s:s,s:b}",
 			"vq", i, "dir", (i & 1) ? "guest_tx" : "guest_rx",
 			"ready", vq_ready(vq), "enabled", vq->enabled,
 			"ring", (vq->features & (1ull << VIRTIO_F_RING_PACKED)) ? "packed" : "split",
 			"size", vq->num, "broken", broken != 0,
 			"broken_reason", broken < VQ_BROKEN_MAX ? vq_broken_names[broken] : "?",
-			"polling", vv->polling));
+			"polling", vv->polling);
+
+		show_ring(vq, q);
+		json_array_append_new(qs, q);
 	}
 	json_object_set_new(obj, "queues", qs);
 }

@@ -1,8 +1,10 @@
 /*
  * Dirty page log for live migration (vhost-user "Migration"): one bit per
  * 4 KiB guest page, bit (gpa >> 12) % 8 of byte (gpa >> 12) / 8. QEMU reads
- * and clears the bitmap concurrently, so bits are set with atomic ORs; this
- * only runs while a migration is logging, never on the normal fast path.
+ * and clears the bitmap concurrently, so bits are set with atomic ORs, each
+ * after the write it stands for (vhost-user.rst "Migration"; Linux's vhost
+ * puts an smp_wmb() between the two); this only runs while a migration is
+ * logging, never on the normal fast path.
  */
 #include "virtio_priv.h"
 
@@ -26,7 +28,9 @@ void dirty_log_mark(struct dirty_log *log, uint64_t gpa, uint64_t len)
 			COUNTER_ADD_RELAXED(log->n_out_of_range, last - page + 1);
 			return;
 		}
+		/* Release: the guest-memory writes this bit stands for are
+		 * visible before it (QEMU sends the page once it sees it). */
 		__atomic_fetch_or(&log->base[page / 8], (uint8_t)(1u << (page % 8)),
-				  __ATOMIC_RELAXED);
+				  __ATOMIC_RELEASE);
 	}
 }

@@ -399,6 +399,16 @@ int vq_set_base(struct vq *vq, uint32_t base);
 /* GET_VRING_BASE value in the same encoding (call after vq_stop and a
  * grace period: a burst that saw the vq live may still move the indexes). */
 uint32_t vq_get_base(const struct vq *vq);
+/* Where a ring stands, for show commands: our indexes and, while started,
+ * the guest's side of a split ring (its avail idx and flags, the used idx
+ * in guest memory and the used_event it asked to be notified at). */
+struct vq_ring_state {
+	uint16_t last_avail, last_used, signalled_used;
+	bool guest_valid;		/* started split ring: the four below are read */
+	uint16_t avail_idx, avail_flags, used_idx, used_event;
+};
+/* Control thread; reads guest memory the vq was started with. */
+void vq_ring_state(const struct vq *vq, struct vq_ring_state *st);
 /* The device's negotiated features; applied at vq_start. */
 void vq_set_features(struct vq *vq, uint64_t features);
 /* Call/kick eventfds; the vq does not own them (the vhost side closes an

@@ -64,10 +64,10 @@ static inline bool gm_copy_to(const struct guest_mem *mem, unsigned *hint,
 {
 	const uint8_t *s = src;
 
+	uint64_t gpa0 = gpa, len0 = len;
+
 	if (unlikely(gpa + len < gpa))
 		return false;
-	if (unlikely(log != NULL))
-		dirty_log_mark(log, gpa, len);
 	while (len) {
 		uint64_t n;
 		void *d = gm_gpa_contig(mem, gpa, len, hint, &n);
@@ -79,6 +79,10 @@ static inline bool gm_copy_to(const struct guest_mem *mem, unsigned *hint,
 		gpa += n;
 		len -= n;
 	}
+	/* After the bytes, never before: QEMU may read and clear the bit
+	 * and send the page in between, and the bytes would never be sent. */
+	if (unlikely(log != NULL))
+		dirty_log_mark(log, gpa0, len0);
 	return true;
 }
 

@@ -77,6 +77,22 @@ uint32_t vq_get_base(const struct vq *vq)
 	return vq->last_avail_idx;
 }
 
+void vq_ring_state(const struct vq *vq, struct vq_ring_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->last_avail = vq->last_avail_idx;
+	st->last_used = vq->last_used_idx;
+	st->signalled_used = vq->signalled_used;
+	if (!vq->started || (vq->mode & VQ_M_PACKED))
+		return;
+	/* Racy against the guest and the PMD by nature: a snapshot. */
+	st->guest_valid = true;
+	st->avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED);
+	st->avail_flags = __atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED);
+	st->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED);
+	st->used_event = __atomic_load_n(&vq->avail->ring[vq->size], __ATOMIC_RELAXED);
+}
+
 void vq_set_features(struct vq *vq, uint64_t features)
 {
 	vq->features = features;

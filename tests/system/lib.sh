@@ -29,6 +29,11 @@ t_cleanup() {
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$T_TMP/xviod.log" ]; then
 		echo "--- xviod log (last 30 lines)"; tail -30 "$T_TMP/xviod.log"
 	fi
+	# XVIO_KEEP_FAILED=DIR keeps a failed test's files (logs, consoles) there.
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${XVIO_KEEP_FAILED:-}" ]; then
+		mkdir -p "$XVIO_KEEP_FAILED" && cp -a "$T_TMP" "$XVIO_KEEP_FAILED/" 2>/dev/null &&
+			echo "--- kept $XVIO_KEEP_FAILED/${T_TMP##*/}"
+	fi
 	rm -rf "$T_TMP"
 	exit $rc
 }

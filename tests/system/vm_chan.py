@@ -5,6 +5,8 @@
                                         output, exit with its status (124: timeout)
   vm_chan.py qmp SOCK TIMEOUT JSON      send one QMP command, print the "return"
                                         as JSON (exit 1 on a QMP error)
+  vm_chan.py hmp SOCK TIMEOUT COMMAND   one human-monitor command (info ...)
+                                        through QMP, print its text
 
 The guest's command channel is its second serial port: we send
 "NONCE COMMAND\\n" and read until "@@XVIO-DONE NONCE RC"; anything before that
@@ -72,7 +74,7 @@ def run_cmd(path, timeout, command):
             return rc
 
 
-def qmp(path, timeout, command):
+def qmp(path, timeout, command, text=False):
     deadline = time.monotonic() + timeout
     s = connect(path, deadline)
     f = s.makefile("rwb")
@@ -97,15 +99,21 @@ def qmp(path, timeout, command):
     if "error" in msg:
         print("qmp error: %s" % msg["error"].get("desc"), file=sys.stderr)
         return 1
-    print(json.dumps(msg["return"]))
+    print(msg["return"] if text else json.dumps(msg["return"]), end="" if text else "\n")
     return 0
 
 
+def hmp(path, timeout, command):
+    return qmp(path, timeout, json.dumps({"execute": "human-monitor-command",
+                                          "arguments": {"command-line": command}}), True)
+
+
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] not in ("cmd", "qmp"):
+    fns = {"cmd": run_cmd, "qmp": qmp, "hmp": hmp}
+    if len(sys.argv) != 5 or sys.argv[1] not in fns:
         print(__doc__, file=sys.stderr)
         return 2
-    fn = run_cmd if sys.argv[1] == "cmd" else qmp
+    fn = fns[sys.argv[1]]
     return fn(sys.argv[2], float(sys.argv[3]), sys.argv[4])
 
 

@@ -7,6 +7,11 @@
 #                                 default: xviod owns SOCK, QEMU connects (reconnect=1)
 #       --ip A/LEN  --mac M  --mtu N  --queues N  --smp N  --mem MiB
 #       --incoming URI            a migration destination (QEMU waits for the state)
+#       --paused                  with --incoming: stay paused once the state is in
+#                                 (QEMU -S) until {"execute":"cont"}
+#       --mem-file PATH           guest RAM in the file PATH (tmpfs), shared: the
+#                                 source and destination of a migration on this
+#                                 host map the same RAM (vm_migrate.sh says why)
 #       --dev-opts OPTS           extra virtio-net-pci properties (csum=off,...)
 #   vm_wait NAME [SECS]           until the guest answers on its command channel
 #   vm_run NAME [-t SECS] CMD     run CMD in the guest (sh -c), print output, return rc
@@ -29,18 +34,74 @@ VM_ROOT=$(cd "$VM_DIR/../.." && pwd)
 VM_CHAN="$VM_DIR/vm_chan.py"
 VM_BOOT_SECS=${VM_BOOT_SECS:-180}
 declare -A VM_PID VM_NEXT_MAC
-# On failure, show what each guest's QEMU and console said last.
+# On failure, show what each guest's QEMU and console said last, and, for a
+# guest that is still running, what it is doing (vm_diag): a failure under
+# TCG is rarely reproducible on demand, so it has to explain itself.
+# A test may define vm_test_diag for its own evidence (the switch's rings):
+# it runs first, before anything here can disturb them.
 fail() {
 	echo "FAIL: $*"
 	local d
+	[ "$(type -t vm_test_diag)" = function ] && vm_test_diag
 	for d in "$T_TMP"/vm-*; do
 		[ -d "$d" ] || continue
-		echo "--- $(basename "$d"): QEMU log and console (last lines)"
-		tail -5 "$d/qemu.log" "$d/console.log" 2>/dev/null
+		vm_diag "${d##*/vm-}"
 	done
 	exit 1
 }
 VM_MAC_SEQ=0
+
+# vm_hmp NAME CMD: one human-monitor command over QMP, its text.
+vm_hmp() { python3 "$VM_CHAN" hmp "$T_TMP/vm-$1/qmp.sock" "${3:-10}" "$2"; }
+
+# vm_diag NAME: the evidence on a guest. Its console (the kernel's own
+# complaints: soft lockups, "nobody cared", RCU stalls, virtio timeouts) and
+# QEMU's log; while it runs: the run state, the vCPU (halted or where it
+# spins, sampled three times), the interrupt controllers, and the guest's
+# own view of its blocked tasks and CPU, by magic SysRq from the keyboard
+# (vm_start boots with sysrq_always_enabled).
+vm_diag() {
+	local n=$1 d=$T_TMP/vm-$1 i
+	echo "--- vm $n: QEMU log (last lines)"
+	tail -n 5 "$d/qemu.log" 2>/dev/null
+	if [ -n "${VM_PID[$n]:-}" ] && ! vm_alive "$n"; then
+		local rc=0
+		wait "${VM_PID[$n]}" 2>/dev/null || rc=$?
+		echo "--- vm $n: QEMU exited with status $rc (with -no-reboot a guest panic ends QEMU)"
+	elif [ -n "${VM_PID[$n]:-}" ] && [ -S "$d/qmp.sock" ]; then
+		echo "--- vm $n: QEMU pid ${VM_PID[$n]} state $(awk '{print $3}' "/proc/${VM_PID[$n]}/stat" 2>/dev/null), query-status: $(vm_qmp "$n" '{"execute":"query-status"}' 5 2>&1)"
+		for i in 1 2 3; do
+			echo "--- vm $n: vCPU sample $i: $(vm_hmp "$n" "info registers" 2>&1 | grep -E '^(RIP|EFL|CS |CR0)' | tr -s ' \n' ' ')"
+			sleep 0.3
+		done
+		vm_hmp "$n" "x/6i \$pc" 2>&1 | sed "s/^/vm $n: /"
+		echo "--- vm $n: info pic"
+		vm_hmp "$n" "info pic" 2>&1 | head -40
+		echo "--- vm $n: info irq"
+		vm_hmp "$n" "info irq" 2>&1 | awk '$2 > 0'
+		echo "--- vm $n: virtio-net as QEMU sees it"
+		vm_virtio_status "$n" 2>&1
+		# SysRq w (blocked tasks) and l (CPU backtrace) land in the console.
+		for i in w l; do
+			vm_hmp "$n" "sendkey alt-sysrq-$i" 5 >/dev/null 2>&1
+		done
+		sleep 3
+	fi
+	echo "--- vm $n: console (last lines)"
+	tail -n "${VM_DIAG_CONSOLE_LINES:-60}" "$d/console.log" 2>/dev/null
+}
+
+# vm_virtio_status NAME: QEMU's view of the virtio-net device (ISR, vhost
+# started, broken). Not "info virtio-queue-status": on a vhost device QEMU
+# 7.2 answers it with a GET_VRING_BASE, which stops the backend's ring.
+vm_virtio_status() {
+	local path
+	path=$(vm_qmp "$1" '{"execute":"x-query-virtio"}' 5 | python3 -c 'import json,sys
+for d in json.load(sys.stdin):
+    if d.get("name") == "virtio-net": print(d["path"])' | head -1)
+	[ -n "$path" ] || { echo "(no virtio-net device listed)"; return; }
+	vm_hmp "$1" "info virtio-status $path" | grep -E '^ *(device_name|isr|vhost_started|broken|disabled|started|status):' | head -8
+}
 
 # The slow part of a guest test is TCG itself; say it in the output.
 vm_setup() {
@@ -90,7 +151,7 @@ vm_pick_accel() {
 
 vm_start() {
 	local name=$1 sock=$2; shift 2
-	local server=0 ip="" mac="" mtu="" queues=1 smp=1 mem=256 incoming="" devopts=""
+	local server=0 ip="" mac="" mtu="" queues=1 smp=1 mem=256 incoming="" devopts="" memfile="" paused=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--server) server=1 ;;
@@ -101,6 +162,8 @@ vm_start() {
 		--smp) smp=$2; shift ;;
 		--mem) mem=$2; shift ;;
 		--incoming) incoming=$2; shift ;;
+		--mem-file) memfile=$2; shift ;;
+		--paused) paused=1 ;;
 		--dev-opts) devopts=",$2"; shift ;;
 		*) fail "vm_start: unknown option $1" ;;
 		esac
@@ -114,12 +177,15 @@ vm_start() {
 		VM_MAC_SEQ=$((VM_MAC_SEQ + 1))
 		mac=$(printf '52:54:00:%02x:%02x:%02x' $(($$ % 256)) $((($$ / 256) % 256)) "$VM_MAC_SEQ")
 	fi
-	local append="console=ttyS0 panic=-1 loglevel=5 xvio.name=$name"
+	local append="console=ttyS0 panic=-1 loglevel=5 sysrq_always_enabled xvio.name=$name"
 	[ -n "$ip" ] && append+=" xvio.ip=$ip"
 	[ -n "$mtu" ] && append+=" xvio.mtu=$mtu"
+	# vhost-user needs the RAM shared with the backend: a memfd, or a file.
+	local memobj="memory-backend-memfd,id=mem0,size=${mem}M,share=on"
+	[ -n "$memfile" ] && memobj="memory-backend-file,id=mem0,size=${mem}M,mem-path=$memfile,share=on"
 	local args=(-name "$name" -machine "pc,accel=$accel" -m "$mem" -smp "$smp"
 		-nodefaults -no-user-config -display none -vga none -no-reboot
-		-object "memory-backend-memfd,id=mem0,size=${mem}M,share=on" -numa node,memdev=mem0
+		-object "$memobj" -numa node,memdev=mem0
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$append"
 		-chardev "file,id=con,path=$d/console.log" -serial chardev:con
 		-chardev "socket,id=cmd,path=$d/cmd.sock,server=on,wait=off" -serial chardev:cmd
@@ -140,6 +206,7 @@ vm_start() {
 			-device "$dev$devopts")
 	fi
 	[ -n "$incoming" ] && args+=(-incoming "$incoming")
+	[ $paused -eq 1 ] && args+=(-S)
 	echo "qemu-system-x86_64 ${args[*]}" >"$d/cmdline"
 	printf '%s\0' "${args[@]}" >"$d/args"
 	[ -z "$incoming" ] && touch "$d/may-reboot"
@@ -185,7 +252,7 @@ vm_wait() {
 		fi
 		if [ "$(date +%s)" -ge "$end" ]; then
 			echo "vm $name: no answer in $secs s; QEMU state $(awk '{print $3}' "/proc/${VM_PID[$name]}/stat"); console and QEMU log:" >&2
-			tail -5 "$d/console.log" "$d/qemu.log" >&2
+			tail -n 5 "$d/console.log" "$d/qemu.log" >&2
 			return 1
 		fi
 		sleep 0.5
