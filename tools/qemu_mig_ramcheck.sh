@@ -60,6 +60,9 @@ for h in $(seq 1 "$HOPS"); do
 	vm_start "g$h" "" --incoming "unix:$T_TMP/m$h.sock" --paused
 	wait_for 60 test -S "$T_TMP/m$h.sock" || fail "g$h did not listen"
 	sleep 1
+	# As tests/system/vm_migrate.sh migrates: a 20 ms downtime target and
+	# no bandwidth cap, so a few quick pre-copy rounds.
+	vm_qmp "$cur" '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":20,"max-bandwidth":10737418240}}' >/dev/null
 	[ "$MODE" = stopped ] && vm_qmp "$cur" '{"execute":"stop"}' >/dev/null
 	vm_qmp "$cur" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$T_TMP/m$h.sock\"}}" >/dev/null ||
 		fail "hop $h: migrate refused"

@@ -52,9 +52,9 @@ json_t *vhost_feature_names(uint64_t features, bool protocol)
 	return a;
 }
 
-/* Where the ring stands and what the guest asked for: a used entry the
- * guest was never told about (used_idx past used_event + 1 with no call
- * since) shows up here. */
+/* Where the ring stands and what the guest asked for: a guest waiting for
+ * a call that never came (used_idx past its used_event, calls not moving)
+ * or a ring that stopped moving shows up here. */
 static void show_ring(const struct vq *vq, json_t *q)
 {
 	struct vq_ring_state st;
@@ -62,7 +62,6 @@ static void show_ring(const struct vq *vq, json_t *q)
 	vq_ring_state(vq, &st);
 	json_object_set_new(q, "last_avail", json_integer(st.last_avail));
 	json_object_set_new(q, "last_used", json_integer(st.last_used));
-	json_object_set_new(q, "signalled_used", json_integer(st.signalled_used));
 	json_object_set_new(q, "calls", json_integer(__atomic_load_n(&vq->n_notify,
 								      __ATOMIC_RELAXED)));
 	if (!st.guest_valid)

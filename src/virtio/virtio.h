@@ -403,7 +403,7 @@ uint32_t vq_get_base(const struct vq *vq);
  * the guest's side of a split ring (its avail idx and flags, the used idx
  * in guest memory and the used_event it asked to be notified at). */
 struct vq_ring_state {
-	uint16_t last_avail, last_used, signalled_used;
+	uint16_t last_avail, last_used;
 	bool guest_valid;		/* started split ring: the four below are read */
 	uint16_t avail_idx, avail_flags, used_idx, used_event;
 };

@@ -82,7 +82,6 @@ void vq_ring_state(const struct vq *vq, struct vq_ring_state *st)
 	memset(st, 0, sizeof(*st));
 	st->last_avail = vq->last_avail_idx;
 	st->last_used = vq->last_used_idx;
-	st->signalled_used = vq->signalled_used;
 	if (!vq->started || (vq->mode & VQ_M_PACKED))
 		return;
 	/* Racy against the guest and the PMD by nature: a snapshot. */

@@ -509,6 +509,33 @@ static void test_split_notify_event_idx(void **state)
 	pkt_free(p);
 }
 
+/* vq_ring_state: our positions, and the guest's side while started. */
+static void test_split_ring_state(void **state)
+{
+	struct fake_guest *g = *state;
+	struct pkt *p = mkpkt(60, 1);
+	struct vq_ring_state st;
+
+	assert_int_equal(fg_init(g, 64, FG_F_BASE | F_EVT), 0);
+	for (int i = 0; i < 3; i++)
+		fg_rx(g, 2048, NULL);
+	fg_publish(g);
+	fg_avail(g)->ring[64] = 7;	/* used_event */
+	assert_int_equal(vq_enqueue_burst(&g->vq, g->gm, &p, 1), 1);
+	vq_ring_state(&g->vq, &st);
+	assert_true(st.guest_valid);
+	assert_int_equal(st.last_avail, 1);
+	assert_int_equal(st.last_used, 1);
+	assert_int_equal(st.avail_idx, 3);
+	assert_int_equal(st.used_idx, 1);
+	assert_int_equal(st.used_event, 7);
+	vq_stop(&g->vq);
+	vq_ring_state(&g->vq, &st);
+	assert_false(st.guest_valid);	/* stopped: guest memory is not read */
+	assert_int_equal(st.last_avail, 1);
+	pkt_free(p);
+}
+
 static void test_split_kick_enable(void **state)
 {
 	struct fake_guest *g = *state;
@@ -1357,6 +1384,7 @@ int main(void)
 		T(test_split_rx_nomrg_small_buf),
 		T(test_split_notify_flags),
 		T(test_split_notify_event_idx),
+		T(test_split_ring_state),
 		T(test_split_kick_enable),
 		T(test_bad_loop),
 		T(test_bad_loop_indirect),
