@@ -192,9 +192,12 @@ static inline void read_heads(const struct vq *vq, uint16_t from, uint16_t *head
 	}
 }
 
-/* The leading heads that have dequeue_fast's layout, with their buffers
- * found and prefetched; the first head that has not ends the scan, and it
- * and those after it take the per-packet path. */
+/* The leading heads of the common tx layout, one read-only descriptor
+ * holding header and frame (Linux and DPDK push the header into the
+ * frame's headroom), with their buffers found and prefetched; the first
+ * head of another layout ends the scan, and it and those after it take
+ * the general path (dequeue_one), which reads the descriptor again and
+ * decides on its own copy alone. */
 static uint16_t dequeue_scan(struct vq *vq, const struct guest_mem *mem, const uint16_t *heads,
 			     uint16_t n, struct fast_buf *fb)
 {
