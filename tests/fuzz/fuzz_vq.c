@@ -29,7 +29,7 @@ static struct dirty_log dlog;
 
 static void init_once(void)
 {
-	g = calloc(1, sizeof(*g));
+	g = fg_new();
 	if (!g || fg_init(g, 16, FG_F_BASE) < 0)
 		abort();
 	pkt_pool_set_thread(pkt_pool_create("fuzz", 256));

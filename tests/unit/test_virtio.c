@@ -30,7 +30,7 @@ static struct pkt_pool *pool;
 
 static int setup(void **state)
 {
-	struct fake_guest *g = calloc(1, sizeof(*g));
+	struct fake_guest *g = fg_new();
 
 	if (!pool) {
 		pool = pkt_pool_create("test", 512);
