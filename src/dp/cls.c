@@ -253,6 +253,106 @@ const struct cls_rule *cls_lookup_first(const struct cls *c, const struct flow_k
 	return NULL;
 }
 
+/* The batch lookup's per-subtable work, for a word count n the compiler
+ * knows (st_batch's switch): the masked-word loops unroll, and hash and
+ * compare read the packet's words where they are instead of through a
+ * buffer. Same hash as masked_words(), which the writer uses. */
+static inline __attribute__((always_inline)) uint32_t
+st_hash_n(const struct cls_subtable *st, const cls_u64 *k, uint32_t n)
+{
+	uint32_t h = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = cls_hash_add(h, k[st->idx[i]] & st->mw[i]);
+	return cls_hash_finish(h);
+}
+
+static inline __attribute__((always_inline)) bool
+slot_eq_n(const struct cls_subtable *st, const struct cls_slot *s, const cls_u64 *k, uint32_t n)
+{
+	uint64_t diff = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		diff |= s->w[i] ^ (k[st->idx[i]] & st->mw[i]);
+	return diff == 0;
+}
+
+/* Probe st for the keys of todo's bits: first hash them all and prefetch
+ * their home slots, then compare, so the burst's cache misses overlap
+ * (at 100,000 megaflows the slots are not in cache). Hits go to out[];
+ * returns the bits still unmatched. */
+static inline __attribute__((always_inline)) uint32_t
+st_batch_n(const struct cls_subtable *st, const struct flow_key *const *keys, uint32_t todo,
+	   const struct cls_rule **out, uint32_t n)
+{
+	/* Acquire: the table's slots were written before it was published. */
+	const struct cls_stab *t = __atomic_load_n(&st->tab, __ATOMIC_ACQUIRE);
+	uint32_t hash[32], left = todo;
+
+	for (uint32_t m = todo; m; m &= m - 1) {
+		unsigned b = (unsigned)__builtin_ctz(m);
+		const unsigned char *s;
+
+		hash[b] = st_hash_n(st, cls_words(keys[b]), n);
+		s = (const unsigned char *)slot_at(t, slot_home(t, hash[b]));
+		__builtin_prefetch(s);
+		__builtin_prefetch(s + t->slot_bytes - 1);
+	}
+	for (uint32_t m = todo; m; m &= m - 1) {
+		unsigned b = (unsigned)__builtin_ctz(m);
+		uint32_t i = slot_home(t, hash[b]);
+
+		for (;;) {
+			const struct cls_slot *s = slot_at(t, i);
+			/* Acquire: a slot's hash and words are written before its rule. */
+			struct cls_rule *r = __atomic_load_n(&s->rule, __ATOMIC_ACQUIRE);
+
+			if (r == NULL)
+				break;
+			if (s->hash == hash[b] && r != TOMB && slot_eq_n(st, s, cls_words(keys[b]), n)) {
+				out[b] = r;
+				left &= ~(1u << b);
+				break;
+			}
+			if (++i == t->n_slots)
+				i = 0;
+		}
+	}
+	return left;
+}
+
+static uint32_t st_batch(const struct cls_subtable *st, const struct flow_key *const *keys,
+			 uint32_t todo, const struct cls_rule **out)
+{
+	/* Megaflow masks cover a handful of words: the usual counts get
+	 * their own unrolled copy. */
+	switch (st->n_words) {
+	case 1: return st_batch_n(st, keys, todo, out, 1);
+	case 2: return st_batch_n(st, keys, todo, out, 2);
+	case 3: return st_batch_n(st, keys, todo, out, 3);
+	case 4: return st_batch_n(st, keys, todo, out, 4);
+	case 5: return st_batch_n(st, keys, todo, out, 5);
+	case 6: return st_batch_n(st, keys, todo, out, 6);
+	case 7: return st_batch_n(st, keys, todo, out, 7);
+	case 8: return st_batch_n(st, keys, todo, out, 8);
+	case 9: return st_batch_n(st, keys, todo, out, 9);
+	case 10: return st_batch_n(st, keys, todo, out, 10);
+	default: return st_batch_n(st, keys, todo, out, st->n_words);
+	}
+}
+
+void cls_lookup_first_batch(const struct cls *c, const struct flow_key *const *keys, uint32_t n,
+			    const struct cls_rule **out)
+{
+	const struct cls_vec *v = __atomic_load_n(&c->vec, __ATOMIC_ACQUIRE);
+	uint32_t todo = n >= 32 ? ~0u : (1u << n) - 1;
+
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = NULL;
+	for (uint32_t i = 0; i < v->n && todo; i++)
+		todo = st_batch(v->e[i].st, keys, todo, out);
+}
+
 uint32_t cls_n_subtables(const struct cls *c)
 {
 	return c->vec->n;

@@ -159,6 +159,12 @@ const struct cls_rule *cls_lookup(const struct cls *c, const struct flow_key *ke
  * rules do not overlap (megaflows), where any hit is the answer. */
 const struct cls_rule *cls_lookup_first(const struct cls *c, const struct flow_key *key);
 
+/* cls_lookup_first() for n keys at once (n <= 32): out[i] is keys[i]'s
+ * rule or NULL. Each subtable hashes the burst's keys and prefetches their
+ * slots before comparing any, so the probes' cache misses overlap. */
+void cls_lookup_first_batch(const struct cls *c, const struct flow_key *const *keys, uint32_t n,
+			    const struct cls_rule **out);
+
 /* Number of subtables readers search. */
 uint32_t cls_n_subtables(const struct cls *c);
 

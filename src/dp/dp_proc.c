@@ -282,7 +282,31 @@ static void keys_unshare(struct dp_pmd *ctx, const struct flow_key **kp, struct 
 	}
 }
 
+/* The end of the run of packets from i that hit flows[i]'s megaflow,
+ * counted to it. */
+static inline uint16_t megaflow_run(struct dp_pmd *ctx, struct pkt **pkts,
+				    struct mflow_entry *const *flows, uint16_t i, uint16_t n,
+				    uint64_t now)
+{
+	struct mflow_entry *e = flows[i];
+	uint32_t bytes = 0;
+	uint16_t j = i;
+
+	while (j < n && flows[j] == e && pkts[j]) {
+		bytes += pkts[j]->len;
+		j++;
+	}
+	mflow_account(&dp_mflow, ctx->txq, e, j - i, bytes, now);
+	return j;
+}
+
 _Static_assert(PKT_BURST <= 32, "classify: the same bits are a uint32_t");
+
+/* Where a burst tries whether a packet has the one before it's headers or
+ * key when the one before did not: packets 1, 4, 8, 12, ... (bit i). After a
+ * success every packet tries. A burst of all-distinct flows then pays for
+ * few failed compares, and one of a single flow finds it at packet 1. */
+#define SAME_TRY_BITS	0x11111112u
 
 /* Exact-match cache → megaflow cache → (miss) pipeline for n parsed packets,
  * then each megaflow's actions over the run of packets that hit it. kp[i] is
@@ -292,60 +316,101 @@ _Static_assert(PKT_BURST <= 32, "classify: the same bits are a uint32_t");
 static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *keys,
 		     const struct flow_key **kp, uint16_t n, uint32_t same, uint64_t now)
 {
-	struct mflow_entry *flows[PKT_BURST];
-	uint16_t i, hits = 0, mhits = 0, lookups = 0, ehits = 0;
+	struct mflow_entry *flows[PKT_BURST], *found[PKT_BURST];
+	const struct flow_key *mkeys[PKT_BURST];
+	uint32_t hs[PKT_BURST];
+	uint8_t midx[PKT_BURST];
+	uint32_t alias = 0;		/* bit i: takes packet i - 1's megaflow */
+	/* Packets 1, 4, 8, ... compare keys with the one before (no alias
+	 * without the EMC: the same exact-match rule as for shared keys). */
+	const uint32_t try_bits = ctx->emc.enabled ? SAME_TRY_BITS : 0;
+	uint16_t i, nm = 0, hits = 0, mhits = 0, lookups = 0, ehits = 0;
 	bool use_emc = emc_burst_active(&ctx->emc), emc_on = ctx->emc.enabled;
-	const uint64_t same64 = same;	/* shifted by up to PKT_BURST */
 
+	/* Pass 1, what needs no megaflow lookup: a burst is mostly one flow,
+	 * and a packet that shares its key with the one before it (same)
+	 * or whose key equals it takes the same megaflow, with no hash and
+	 * no cache probe (an exact match, like the EMC's). Then the EMC. */
 	for (i = 0; i < n; i++) {
-		struct mflow_entry *e;
-		uint32_t h = 0;
+		if (same >> i & 1) {
+			/* Bits n and up are clear: the run ends in the burst. */
+			uint32_t run = (uint32_t)__builtin_ctzll(~((uint64_t)same >> i));
 
-		/* A burst is mostly one flow: a packet whose key equals the
-		 * one before it takes the same megaflow, with no hash and no
-		 * cache probe (an exact match, like the EMC's). */
-		if (i && flows[i - 1] && emc_on && key_same_as_prev(kp[i], kp[i - 1])) {
-			e = flows[i - 1];
-			hits++;
-			goto found;
+			alias |= (uint32_t)(((1ull << run) - 1) << i);
+			i = (uint16_t)(i + run - 1);
+			continue;
 		}
+		/* Tried after a success and on every 4th packet, like the
+		 * pipeline's shared keys: all-distinct flows pay little. */
+		if (((alias << 1 | try_bits) >> i & 1) && key_same_as_prev(kp[i], kp[i - 1])) {
+			alias |= 1u << i;
+			continue;
+		}
+		flows[i] = NULL;
 		if (use_emc) {
-			h = emc_hash(kp[i]);
+			hs[i] = emc_hash(kp[i]);
 			lookups++;
-			e = emc_lookup(&ctx->emc, kp[i], h);
-			if (likely(e)) {
+			flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i]);
+			if (likely(flows[i])) {
 				hits++;
 				ehits++;
-				goto found;
-			}
-		}
-		if ((e = mflow_lookup(&dp_mflow, kp[i]))) {
-			mhits++;
-			if (use_emc)
-				emc_insert(&ctx->emc, kp[i], h, e);
-		} else {
-			e = upcall(ctx, pkts[i], kp[i], now);
-			if (!e) {
-				pkts[i] = NULL;	/* handled */
-				flows[i] = NULL;
 				continue;
 			}
-			if (use_emc)
-				emc_insert(&ctx->emc, kp[i], h, e);
 		}
-found:
-		flows[i] = e;
-		/* The frames right after it that share its key (pipeline) take
-		 * its megaflow, whole runs at a time. */
-		if (same64 >> (i + 1) & 1) {
-			/* Bits n and up are clear: the run ends in the burst. */
-			uint32_t run = (uint32_t)__builtin_ctzll(~(same64 >> (i + 1)));
+		midx[nm] = (uint8_t)i;
+		mkeys[nm++] = kp[i];
+	}
+	/* Pass 2: the megaflow cache, the whole burst's misses at once. */
+	if (nm)
+		mflow_lookup_batch(&dp_mflow, mkeys, nm, found);
+	/* Pass 3, in order: misses go up to the pipeline, whose megaflow the
+	 * packets after them may already take. */
+	for (uint16_t j = 0; j < nm || alias;) {
+		uint16_t next_m = j < nm ? midx[j] : n;
+		uint16_t next_a = alias ? (uint16_t)__builtin_ctz(alias) : n;
+		struct mflow_entry *e;
 
-			for (uint32_t k = 1; k <= run; k++)
-				flows[i + k] = e;
-			hits = (uint16_t)(hits + run);
-			i = (uint16_t)(i + run);
+		if (next_a < next_m) {
+			i = next_a;
+			if (likely(flows[i - 1] != NULL)) {
+				/* The whole run of them. */
+				uint32_t run = (uint32_t)__builtin_ctzll(~((uint64_t)alias >> i));
+
+				for (uint32_t k = 0; k < run; k++)
+					flows[i + k] = flows[i - 1];
+				alias &= ~(uint32_t)(((1ull << run) - 1) << i);
+				hits = (uint16_t)(hits + run);
+				continue;
+			}
+			alias &= alias - 1;
+			/* Its predecessor went to the pipeline and was handled
+			 * there (not cached): this one looks up on its own. */
+			if (use_emc) {
+				hs[i] = emc_hash(kp[i]);
+				lookups++;
+				if ((flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i])) != NULL) {
+					hits++;
+					ehits++;
+					continue;
+				}
+			}
+			e = NULL;
+		} else {
+			i = next_m;
+			e = found[j++];
 		}
+		/* Pass 2's miss: a packet before it in this burst may have
+		 * installed its megaflow since. */
+		if (e || (e = mflow_lookup(&dp_mflow, kp[i])) != NULL) {
+			mhits++;
+		} else if (!(e = upcall(ctx, pkts[i], kp[i], now))) {
+			pkts[i] = NULL;	/* handled */
+			flows[i] = NULL;
+			continue;
+		}
+		if (use_emc)
+			emc_insert(&ctx->emc, kp[i], hs[i], e);
+		flows[i] = e;
 	}
 	if (use_emc)
 		emc_burst_done(&ctx->emc, lookups, ehits);
@@ -358,20 +423,27 @@ found:
 		struct mflow_entry *e = flows[i];
 		const struct mflow_actions *a;
 		const struct dpact_output *o;
-		uint32_t bytes = 0;
-		uint16_t j = i;
+		uint16_t j;
 
 		if (!pkts[i]) {
 			i++;
 			continue;
 		}
-		while (j < n && flows[j] == e && pkts[j]) {
-			bytes += pkts[j]->len;
-			j++;
-		}
 		a = mflow_actions(e);
-		mflow_account(&dp_mflow, ctx->txq, e, j - i, bytes, now);
+		j = megaflow_run(ctx, pkts, flows, i, n, now);
 		if ((o = dpact_single_output(a->data, a->len))) {
+			/* Runs of other megaflows right after it that only
+			 * output to the same port join its output call (many
+			 * flows, one decision: a burst of 100,000 flows makes
+			 * a megaflow per packet). */
+			while (j < n && pkts[j]) {
+				const struct mflow_actions *a2 = mflow_actions(flows[j]);
+				const struct dpact_output *o2 = dpact_single_output(a2->data, a2->len);
+
+				if (!o2 || o2->port != o->port)
+					break;
+				j = megaflow_run(ctx, pkts, flows, j, n, now);
+			}
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
 			keys_unshare(ctx, kp, keys, i, j, a);
@@ -391,7 +463,7 @@ pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n, bool
 	const struct flow_key *kp[PKT_BURST];
 	uint32_t same = 0;		/* bit i: packet i has packet i - 1's key */
 	bool prev_same = false;		/* bit i - 1 of same */
-	const bool emc_on = ctx->emc.enabled;
+	const uint32_t try_bits = ctx->emc.enabled ? SAME_TRY_BITS : 0;
 
 	/* Extract all first: hashing straight after each extract stalls on
 	 * the key's stores (measured, parse_bench). */
@@ -404,7 +476,7 @@ pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n, bool
 		 * Tried after a success and on every 4th packet, so a burst of
 		 * all-distinct flows pays for few failed compares. A frame
 		 * that had its predecessor's headers is as eligible as it. */
-		if (i && emc_on && (prev_same || !(i & 3) || i == 1) &&
+		if (((same << 1 | try_bits) >> i & 1) &&
 		    (prev_same || flow_same_eligible(pkts[i - 1], kp[i - 1])) &&
 		    flow_same_frame(pkts[i], pkts[i - 1], tun)) {
 			kp[i] = kp[i - 1];

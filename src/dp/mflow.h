@@ -115,6 +115,25 @@ static inline struct mflow_entry *mflow_lookup(const struct mflow *mf, const str
 	return e;
 }
 
+/* PMD (reader): mflow_lookup() for n keys (n <= 32) at once; out[i] is
+ * keys[i]'s live megaflow or NULL. The probes of the burst overlap, and
+ * each hit's entry is prefetched before any is read. */
+static inline void mflow_lookup_batch(const struct mflow *mf, const struct flow_key *const *keys,
+				      uint32_t n, struct mflow_entry **out)
+{
+	const struct cls_rule *r[32];
+
+	cls_lookup_first_batch(&mf->cls, keys, n, r);
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = r[i] ? container_of(r[i], struct mflow_entry, cr) : NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (out[i])
+			__builtin_prefetch(out[i]);
+	for (uint32_t i = 0; i < n; i++)
+		if (out[i] && unlikely(__atomic_load_n(&out[i]->dead, __ATOMIC_ACQUIRE)))
+			out[i] = NULL;
+}
+
 static inline const struct mflow_actions *mflow_actions(const struct mflow_entry *e)
 {
 	/* Acquire: an updated action block is complete before it is published. */

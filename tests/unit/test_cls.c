@@ -356,7 +356,7 @@ static void diff_run(uint64_t seed, uint32_t target_rules, uint32_t n_lookups, b
 	struct model *m = calloc(1, sizeof(*m));
 	struct trule *removed[MAX_RULES];
 	uint32_t n_removed = 0, next_id = 0;
-	size_t n_hits = 0, n_perturb = 0;
+	size_t n_hits = 0, n_perturb = 0, n_batch = 0;
 	struct cls c;
 
 	assert_non_null(m);
@@ -423,6 +423,29 @@ static void diff_run(uint64_t seed, uint32_t target_rules, uint32_t n_lookups, b
 		assert_ptr_equal(cls_lookup(&c, &k, NULL), r);
 		if (r)
 			assert_non_null(cls_lookup_first(&c, &k));
+		/* The batch variant answers each key as the single one does
+		 * (same subtable order, same probe), batch sizes 1..32 with
+		 * repeated keys. */
+		if (step % 16 == 0) {
+			struct flow_key bk[32];
+			const struct flow_key *bp[32];
+			const struct cls_rule *br[32];
+			uint32_t nb = 1 + rndn(32);
+
+			for (uint32_t b = 0; b < nb; b++) {
+				if (b && rndn(4) == 0)
+					bk[b] = bk[rndn(b)];
+				else if (rndn(2))
+					bk[b] = k;
+				else
+					rand_key(&bk[b]);
+				bp[b] = &bk[b];
+			}
+			cls_lookup_first_batch(&c, bp, nb, br);
+			for (uint32_t b = 0; b < nb; b++)
+				assert_ptr_equal(br[b], cls_lookup_first(&c, &bk[b]));
+			n_batch += nb;
+		}
 		/* Megaflow property: same answer for any key agreeing on wc. */
 		for (int p = 0; p < 2; p++) {
 			perturb(&k2, &k, &wc);
@@ -443,9 +466,9 @@ static void diff_run(uint64_t seed, uint32_t target_rules, uint32_t n_lookups, b
 		}
 		assert_int_equal(n, m->n);
 	}
-	print_message("diff seed %llu: %u lookups (%zu hit), %zu perturbed, %u rules, %u subtables\n",
-		      (unsigned long long)seed, n_lookups, n_hits, n_perturb, m->n,
-		      cls_n_subtables(&c));
+	print_message("diff seed %llu: %u lookups (%zu hit), %zu perturbed, %zu batched, %u rules, "
+		      "%u subtables\n", (unsigned long long)seed, n_lookups, n_hits, n_perturb,
+		      n_batch, m->n, cls_n_subtables(&c));
 	assert_true(n_hits > n_lookups / 4);
 	cls_defer(&c);
 	while (m->n) {

@@ -330,6 +330,24 @@ static void test_differential_emc_off(void **state)
 	differential(false, false);
 }
 
+/* With the megaflow cache full, each miss is decided by the pipeline and
+ * not cached; the packets after it in the burst with its key (which would
+ * take its megaflow) must then look up on their own. */
+static void test_differential_mflow_full(void **state)
+{
+	uint32_t max = dp_mflow.max_entries;
+	uint64_t fails = ctx->n_upcall_fail;
+
+	(void)state;
+	/* Room for the ids already handed out and freed, and 4 more. */
+	dp_mflow.max_entries = dp_mflow.next_id + 4;
+	differential(true, false);
+	printf("megaflow cache full: %lu upcalls not cached\n",
+	       (unsigned long)(ctx->n_upcall_fail - fails));
+	assert_true(ctx->n_upcall_fail - fails > 10000);
+	dp_mflow.max_entries = max;
+}
+
 /* Bursts of UDP frames from p0 that differ only in nw_dst, over n_dst values. */
 static void udp_bursts(unsigned n_bursts, uint32_t n_dst, uint32_t *k)
 {
@@ -466,6 +484,7 @@ static void test_del_group_meter_takes_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_differential_mflow_full),
 		cmocka_unit_test(test_add_flows_atomic),
 		cmocka_unit_test(test_counters_and_port_removal),
 		cmocka_unit_test(test_del_group_meter_takes_rules),
