@@ -286,12 +286,17 @@ static void keys_unshare(struct dp_pmd *ctx, const struct flow_key **kp, struct 
  * counted to it. */
 static inline uint16_t megaflow_run(struct dp_pmd *ctx, struct pkt **pkts,
 				    struct mflow_entry *const *flows, uint16_t i, uint16_t n,
-				    uint64_t now)
+				    uint32_t took_prev, uint64_t now)
 {
 	struct mflow_entry *e = flows[i];
-	uint32_t bytes = 0;
-	uint16_t j = i;
+	uint32_t bytes = pkts[i]->len;
+	/* Bit k of took_prev: packet k took packet k - 1's megaflow and is
+	 * live, so the run's start is known without comparing (bits n and
+	 * up are clear). */
+	uint16_t j = (uint16_t)(i + 1 + __builtin_ctzll(~((uint64_t)took_prev >> (i + 1))));
 
+	for (uint16_t k = (uint16_t)(i + 1); k < j; k++)
+		bytes += pkts[k]->len;
 	while (j < n && flows[j] == e && pkts[j]) {
 		bytes += pkts[j]->len;
 		j++;
@@ -321,6 +326,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 	uint32_t hs[PKT_BURST];
 	uint8_t midx[PKT_BURST];
 	uint32_t alias = 0;		/* bit i: takes packet i - 1's megaflow */
+	uint32_t took_prev;		/* alias, less those that could not */
 	/* Packets 1, 4, 8, ... compare keys with the one before (no alias
 	 * without the EMC: the same exact-match rule as for shared keys). */
 	const uint32_t try_bits = ctx->emc.enabled ? SAME_TRY_BITS : 0;
@@ -360,6 +366,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 		midx[nm] = (uint8_t)i;
 		mkeys[nm++] = kp[i];
 	}
+	took_prev = alias;
 	/* Pass 2: the megaflow cache, the whole burst's misses at once. */
 	if (nm)
 		mflow_lookup_batch(&dp_mflow, mkeys, nm, found);
@@ -385,6 +392,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			alias &= alias - 1;
 			/* Its predecessor went to the pipeline and was handled
 			 * there (not cached): this one looks up on its own. */
+			took_prev &= ~(1u << i);
 			if (use_emc) {
 				hs[i] = emc_hash(kp[i]);
 				lookups++;
@@ -430,7 +438,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			continue;
 		}
 		a = mflow_actions(e);
-		j = megaflow_run(ctx, pkts, flows, i, n, now);
+		j = megaflow_run(ctx, pkts, flows, i, n, took_prev, now);
 		if ((o = dpact_single_output(a->data, a->len))) {
 			/* Runs of other megaflows right after it that only
 			 * output to the same port join its output call (many
@@ -442,7 +450,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 
 				if (!o2 || o2->port != o->port)
 					break;
-				j = megaflow_run(ctx, pkts, flows, j, n, now);
+				j = megaflow_run(ctx, pkts, flows, j, n, took_prev, now);
 			}
 			dp_output(ctx, o->port, pkts + i, (uint16_t)(j - i));
 		} else {
