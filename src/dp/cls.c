@@ -287,22 +287,22 @@ st_batch_n(const struct cls_subtable *st, const struct flow_key *const *keys, ui
 {
 	/* Acquire: the table's slots were written before it was published. */
 	const struct cls_stab *t = __atomic_load_n(&st->tab, __ATOMIC_ACQUIRE);
-	uint32_t hash[32], left = todo;
+	uint32_t hash[32], home[32], left = todo;
 
 	for (uint32_t m = todo; m; m &= m - 1) {
 		unsigned b = (unsigned)__builtin_ctz(m);
 		const unsigned char *s;
 
 		hash[b] = st_hash_n(st, cls_words(keys[b]), n);
-		s = (const unsigned char *)slot_at(t, slot_home(t, hash[b]));
+		home[b] = slot_home(t, hash[b]);
+		s = (const unsigned char *)slot_at(t, home[b]);
 		__builtin_prefetch(s);
 		__builtin_prefetch(s + t->slot_bytes - 1);
 	}
 	for (uint32_t m = todo; m; m &= m - 1) {
 		unsigned b = (unsigned)__builtin_ctz(m);
-		uint32_t i = slot_home(t, hash[b]);
 
-		for (;;) {
+		for (uint32_t i = home[b];;) {
 			const struct cls_slot *s = slot_at(t, i);
 			/* Acquire: a slot's hash and words are written before its rule. */
 			struct cls_rule *r = __atomic_load_n(&s->rule, __ATOMIC_ACQUIRE);

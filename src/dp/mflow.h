@@ -124,11 +124,10 @@ static inline void mflow_lookup_batch(const struct mflow *mf, const struct flow_
 	const struct cls_rule *r[32];
 
 	cls_lookup_first_batch(&mf->cls, keys, n, r);
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		out[i] = r[i] ? container_of(r[i], struct mflow_entry, cr) : NULL;
-	for (uint32_t i = 0; i < n; i++)
-		if (out[i])
-			__builtin_prefetch(out[i]);
+		__builtin_prefetch(out[i]);	/* NULL does not fault */
+	}
 	for (uint32_t i = 0; i < n; i++)
 		if (out[i] && unlikely(__atomic_load_n(&out[i]->dead, __ATOMIC_ACQUIRE)))
 			out[i] = NULL;
