@@ -22,7 +22,9 @@
  *   VNI/label) decrements the TTL and hands the packet to src/tnl's encap
  *   (tnl_push_batch), which routes the remote over the underlay. The
  *   packet's own headers say whether it is IPv4, IPv6 or ARP, so route()
- *   after pop_mpls (MPLS-over-GRE/UDP decap) routes the inner packet.
+ *   after pop_mpls (MPLS-over-GRE/UDP decap) routes the inner packet; its
+ *   flow key is then the MPLS frame's (shared by the burst), so the ECMP
+ *   hash and the tunnel entropy are read from the inner headers instead.
  * - no route: ICMP net unreachable / ICMPv6 no route; TTL 1: ICMP time
  *   exceeded — both rate limited per PMD and counted; the packet is dropped.
  * - next hop not resolved yet: ARP request / neighbour solicitation out the

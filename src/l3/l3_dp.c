@@ -316,22 +316,42 @@ static inline bool forward_rewrite(struct pkt *p, uint8_t af, const struct l3_nh
 	return true;
 }
 
+/* The ECMP hash of p: its key's 5-tuple, or, when the key describes
+ * another packet (k NULL: the MPLS frame before pop_mpls, one key for a
+ * whole burst of inner flows), the tuple read from the IP header, so the
+ * inner flows of one tunnel spread over the members. */
+static inline uint32_t ecmp_hash(const struct pkt *p, const struct flow_key *k, uint8_t af)
+{
+	if (likely(k))
+		return l3_flow_hash(k);
+	return l3_pkt_hash(p->data + p->l3_off, (uint32_t)(p->len - p->l3_off), af);
+}
+
 /* Route one packet: the next hop it leaves by (a port, MACs and TTL already
  * rewritten, or a tunnel), or NULL when it was answered, dropped or
- * consumed here. */
+ * consumed here. *kp is set to NULL when the key is not the packet's (see
+ * below): the tunnel encapsulation then hashes the frame for its entropy. */
 static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf *c,
-				     const struct l3_vrf *v, struct pkt *p, const struct flow_key *k)
+				     const struct l3_vrf *v, struct pkt *p,
+				     const struct flow_key **kp)
 {
 	const uint8_t *ip = p->data + p->l3_off;
 	const struct l3_nh *n;
 	/* From the packet, not the key: an earlier pop_mpls (MPLS over
 	 * GRE/UDP decap) changed what it carries. */
 	uint16_t dl_type = p->l3_off >= 14 ? rd16(p->data + p->l3_off - 2) : 0;
+	const struct flow_key *k = *kp;
 	uint8_t af;
 	int64_t id;
 	uint64_t dmac = 0;
 	bool macs = true;
 
+	/* A key whose ethertype is not the packet's was parsed before
+	 * pop_mpls: the MPLS frame's, whose parse stops at the label stack
+	 * and which one burst of a tunnel's many inner flows shares. Its
+	 * addresses and ports are not this packet's. */
+	if (unlikely(k->dl_type != __builtin_bswap16(dl_type)))
+		*kp = k = NULL;
 	if (likely(dl_type == ETH_P_IP)) {
 		af = 4;
 		if (unlikely(!p->l3_off || p->len < p->l3_off + 20u || (ip[0] >> 4) != 4)) {
@@ -345,8 +365,8 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 			drop(ctx, L3_C_BAD_HDR, p);
 			return NULL;
 		}
-		if (unlikely(k->nw_proto == 58 && (__builtin_bswap16(k->tp_src) == 135 ||
-						  __builtin_bswap16(k->tp_src) == 136))) {
+		if (unlikely(k && k->nw_proto == 58 && (__builtin_bswap16(k->tp_src) == 135 ||
+						       __builtin_bswap16(k->tp_src) == 136))) {
 			neigh_input(ctx, c, v, p, false);
 			return NULL;
 		}
@@ -366,7 +386,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 	}
 	n = &l3_nh_tab[id];
 	if (n->type == L3_NH_ECMP)
-		n = &l3_nh_tab[n->members[l3_flow_hash(k) % n->n_members]];
+		n = &l3_nh_tab[n->members[ecmp_hash(p, k, af) % n->n_members]];
 	switch (n->type) {
 	case L3_NH_PORT:
 		dmac = __atomic_load_n(&n->dmac, __ATOMIC_RELAXED);
@@ -442,7 +462,8 @@ void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_
 	 * (parse or same-headers compare), and actions before this may
 	 * have written them. */
 	for (uint16_t i = 0; i < n; i++) {
-		const struct l3_nh *nh = route_one(ctx, c, v, pkts[i], keys[i]);
+		const struct flow_key *k = keys[i];
+		const struct l3_nh *nh = route_one(ctx, c, v, pkts[i], &k);
 
 		if (!nh)
 			continue;
@@ -452,7 +473,7 @@ void l3_route_batch(struct dpact_ctx *ctx, struct pkt **pkts, const struct flow_
 		}
 		run_nh = nh;
 		run[m] = pkts[i];
-		run_k[m++] = keys[i];
+		run_k[m++] = k;
 	}
 	if (m)
 		send_run(ctx, run_nh, run, run_k, m);

@@ -399,3 +399,41 @@ bool l3_echo_reply(uint8_t *data, uint16_t len, uint16_t l3_off, uint8_t af)
 	memcpy(data + 6, tmp, 6);
 	return true;
 }
+
+/* The transport ports as parse.c puts them in a flow key: TCP/UDP/SCTP
+ * ports as they are on the wire, ICMP type and code each in the low byte
+ * of a big-endian word. Zero when the header is cut short or unknown. */
+static void l4_ports(const uint8_t *l4, uint32_t left, uint8_t proto, uint8_t icmp,
+		     uint16_t *sp, uint16_t *dp)
+{
+	*sp = *dp = 0;
+	if ((proto == 6 && left >= 20) || (proto == 17 && left >= 8) || (proto == 132 && left >= 12)) {
+		memcpy(sp, l4, 2);
+		memcpy(dp, l4 + 2, 2);
+	} else if (proto == icmp && left >= 8) {
+		uint8_t t[2] = { 0, l4[0] }, c[2] = { 0, l4[1] };
+
+		memcpy(sp, t, 2);
+		memcpy(dp, c, 2);
+	}
+}
+
+uint32_t l3_pkt_hash(const uint8_t *ip, uint32_t len, uint8_t af)
+{
+	static const uint8_t zero[16];
+	uint16_t sp = 0, dp = 0;
+
+	if (af == 4) {
+		uint32_t ihl = (ip[0] & 0xfu) * 4, tot = rd16(ip + 2), s, d;
+
+		memcpy(&s, ip + 12, 4);
+		memcpy(&d, ip + 16, 4);
+		/* As parse_ipv4: no ports in a later fragment or a bad header. */
+		if (ihl >= 20 && tot <= len && ihl <= tot && !(rd16(ip + 6) & 0x1fff))
+			l4_ports(ip + ihl, tot - ihl, ip[9], PROTO_ICMP, &sp, &dp);
+		return l3_tuple_hash(s, d, zero, zero, ip[9], sp, dp);
+	}
+	if (IPV6_HLEN + (uint32_t)rd16(ip + 4) <= len)
+		l4_ports(ip + IPV6_HLEN, rd16(ip + 4), ip[6], PROTO_ICMPV6, &sp, &dp);
+	return l3_tuple_hash(0, 0, ip + 8, ip + 24, ip[6], sp, dp);
+}

@@ -156,22 +156,39 @@ struct l3_pmd_stats {
 };
 extern struct l3_pmd_stats l3_stats[DPACT_PMD_MAX];
 
-/* The ECMP hash: the 5-tuple of the parsed key (IPv4 or IPv6). */
-static inline uint32_t l3_flow_hash(const struct flow_key *k)
+/* The ECMP hash of a 5-tuple, fields as a flow key holds them (addresses
+ * and ports in network order; an IPv4 tuple has zero IPv6 addresses). */
+static inline uint32_t l3_tuple_hash(uint32_t src4, uint32_t dst4, const uint8_t *src6,
+				     const uint8_t *dst6, uint8_t proto, uint16_t tp_src,
+				     uint16_t tp_dst)
 {
-	uint64_t h = (uint64_t)k->nw_src * 0x9e3779b97f4a7c15ull ^ k->nw_dst;
+	uint64_t h = (uint64_t)src4 * 0x9e3779b97f4a7c15ull ^ dst4;
 
 	for (int i = 0; i < 16; i += 8) {
 		uint64_t a, b;
 
-		memcpy(&a, k->ipv6_src + i, 8);
-		memcpy(&b, k->ipv6_dst + i, 8);
+		memcpy(&a, src6 + i, 8);
+		memcpy(&b, dst6 + i, 8);
 		h = (h ^ a ^ (b << 1)) * 0xff51afd7ed558ccdull;
 	}
-	h ^= ((uint64_t)k->tp_src << 16 | k->tp_dst | (uint64_t)k->nw_proto << 32) *
-	     0xc4ceb9fe1a85ec53ull;
+	h ^= ((uint64_t)tp_src << 16 | tp_dst | (uint64_t)proto << 32) * 0xc4ceb9fe1a85ec53ull;
 	return (uint32_t)(h ^ h >> 31);
 }
+
+/* The ECMP hash: the 5-tuple of the parsed key (IPv4 or IPv6). */
+static inline uint32_t l3_flow_hash(const struct flow_key *k)
+{
+	return l3_tuple_hash(k->nw_src, k->nw_dst, k->ipv6_src, k->ipv6_dst, k->nw_proto,
+			     k->tp_src, k->tp_dst);
+}
+
+/* The same hash read from the IP header at ip (af 4 or 6, len bytes from
+ * it, header checked by the caller), for a packet whose flow key describes
+ * something else: after pop_mpls the key is the MPLS frame's (shared by a
+ * burst of many inner flows). Equal to l3_flow_hash of the packet's own key
+ * except that IPv6 extension headers are not walked (their flows hash
+ * without ports). */
+uint32_t l3_pkt_hash(const uint8_t *ip, uint32_t len, uint8_t af);
 
 /* ---- ARP / ND / ICMP packets (l3_pkt.c): pure functions of bytes ---- */
 

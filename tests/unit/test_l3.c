@@ -544,6 +544,160 @@ static void test_tunnel_nexthop(void **state)
 	assert_int_equal(run("underlay-del p3"), 0);
 }
 
+
+/* An MPLS frame as an MPLS tunnel port delivers it: Ethernet, label (BOS,
+ * TTL 63), then the IPv4/UDP packet ipv4_pkt builds. */
+static struct pkt *mpls_pkt(uint16_t in, const char *src, const char *dst, uint16_t sport,
+			    uint32_t label)
+{
+	struct flow_key k;
+	struct pkt *p = ipv4_pkt(in, src, dst, 30, sport, &k);
+
+	memmove(p->data + 18, p->data + 14, p->len - 14);
+	p->data[12] = 0x88;
+	p->data[13] = 0x47;
+	p->data[14] = (uint8_t)(label >> 12);
+	p->data[15] = (uint8_t)(label >> 4);
+	p->data[16] = (uint8_t)((label & 0xf) << 4 | 1);
+	p->data[17] = 63;
+	p->len += 4;
+	return p;
+}
+
+/* Routed after pop_mpls, ECMP hashes the inner 5-tuple, not the key: the
+ * parser gives a burst of MPLS frames one key (it reads only the label
+ * stack), so many inner flows from one remote host arrive with the same key
+ * and the same outer headers. They must spread over the members, each flow
+ * always on the member its own 5-tuple picks (the one l3_flow_hash of the
+ * inner key picks, as if it had not been tunnelled). */
+static void test_ecmp_after_pop_mpls(void **state)
+{
+	enum { FLOWS = 32 };
+	struct dpact_buf acts = { 0 };
+	struct dpact_mpls *pop;
+	struct dpact_id *rt;
+	struct flow_key mk, ik;
+	const struct flow_key *keys[FLOWS];
+	struct pkt *pkts[FLOWS];
+	uint16_t first[FLOWS];
+	unsigned per[N_PORTS] = { 0 };
+
+	(void)state;
+	assert_int_equal(run("vrf-add 10"), 0);
+	assert_int_equal(run("neigh-add 10 10.1.0.1 02:bb:00:00:00:01 dev p1"), 0);
+	assert_int_equal(run("neigh-add 10 10.2.0.1 02:bb:00:00:00:02 dev p2"), 0);
+	assert_int_equal(run("route-add 10 10.0.0.0/8 ecmp via 10.1.0.1 dev p1 via 10.2.0.1 dev p2"), 0);
+	pop = dpact_put(&acts, DPACT_POP_MPLS);
+	pop->ethertype = 0x0800;
+	rt = dpact_put(&acts, DPACT_ROUTE);
+	rt->id = 10;
+
+	for (int round = 0; round < 2; round++) {
+		/* One burst from one remote host: FLOWS inner UDP flows, one key
+		 * (the first frame's), in reverse order the second time. */
+		for (int i = 0; i < FLOWS; i++) {
+			int f = round ? FLOWS - 1 - i : i;
+
+			pkts[i] = mpls_pkt(3, "10.9.1.2", "10.5.0.1", (uint16_t)(2000 + f), 100);
+			keys[i] = &mk;
+		}
+		flow_extract(pkts[0], &mk);
+		assert_int_equal(mk.dl_type, htons(0x8847));
+		n_sent = 0;
+		dpact_execute_slow(&ctx, pkts, keys, FLOWS, acts.data, acts.len);
+		assert_int_equal(n_sent, FLOWS);
+		for (int i = 0; i < FLOWS; i++) {
+			int f = round ? FLOWS - 1 - i : i;
+			uint16_t sp;
+			struct pkt *q;
+
+			/* Output is in order: packet i is flow f. */
+			sp = (uint16_t)(sent[i].b[14 + 20] << 8 | sent[i].b[14 + 21]);
+			assert_int_equal(sp, 2000 + f);
+			if (!round) {
+				first[f] = sent[i].port;
+				per[sent[i].port]++;
+				/* The member the inner flow's own key picks:
+				 * where the flow goes when not tunnelled. */
+				q = ipv4_pkt(3, "10.9.1.2", "10.5.0.1", 30, (uint16_t)(2000 + f), &ik);
+				{
+					unsigned before = n_sent;
+
+					route(q, &ik, 10);
+					assert_int_equal(n_sent, before + 1);
+					assert_int_equal(sent[before].port, sent[i].port);
+					n_sent = before;
+				}
+			} else {
+				assert_int_equal(sent[i].port, first[f]);	/* stable */
+			}
+		}
+	}
+	assert_int_equal(per[1] + per[2], FLOWS);
+	assert_true(per[1] >= 4 && per[2] >= 4);
+
+	/* Into a UDP tunnel: the outer source port (the fabric's ECMP
+	 * entropy) is the inner flow's too, not the shared key's. */
+	assert_int_equal(run("underlay-set p3 ip=172.31.0.1/24 mac=02:00:00:00:03:01"), 0);
+	assert_int_equal(run("underlay-neigh-add 172.31.0.2 02:00:00:00:03:02 p3"), 0);
+	assert_int_equal(run("route-add 10 10.6.0.0/16 tunnel vxlan remote=172.31.0.2 vni=7"), 0);
+	{
+		uint16_t sport[2][8];
+		unsigned other = 0;
+
+		for (int round = 0; round < 2; round++) {
+			for (int i = 0; i < 8; i++) {
+				pkts[i] = mpls_pkt(3, "10.9.1.2", "10.6.0.1", (uint16_t)(3000 + i), 100);
+				keys[i] = &mk;
+			}
+			flow_extract(pkts[0], &mk);
+			n_sent = 0;
+			dpact_execute_slow(&ctx, pkts, keys, 8, acts.data, acts.len);
+			assert_int_equal(n_sent, 8);
+			for (int i = 0; i < 8; i++) {
+				assert_int_equal(sent[i].port, 3);
+				assert_int_equal(sent[i].b[14 + 9], 17);
+				sport[round][i] = (uint16_t)(sent[i].b[34] << 8 | sent[i].b[35]);
+			}
+		}
+		assert_memory_equal(sport[0], sport[1], sizeof(sport[0]));
+		for (int i = 1; i < 8; i++)
+			other += sport[0][i] != sport[0][0];
+		assert_true(other > 0);		/* not all eight on one port */
+	}
+	assert_int_equal(run("underlay-del p3"), 0);
+	dpact_buf_free(&acts);
+	assert_int_equal(run("vrf-del 10"), 0);
+}
+
+/* l3_pkt_hash reads the same 5-tuple the parser puts in a key. */
+static void test_pkt_hash_matches_key(void **state)
+{
+	struct flow_key k;
+	struct pkt *p;
+
+	(void)state;
+	for (uint16_t sp = 1; sp < 300; sp += 37) {
+		p = ipv4_pkt(0, "192.0.2.1", "198.51.100.7", 64, sp, &k);
+		assert_int_equal(l3_pkt_hash(p->data + 14, p->len - 14, 4), l3_flow_hash(&k));
+		p->data[14 + 9] = 6;		/* TCP: needs 20 bytes, has 8 */
+		p->data[14 + 3] = 48;
+		p->len = 14 + 48;
+		flow_extract(p, &k);
+		assert_int_equal(l3_pkt_hash(p->data + 14, p->len - 14, 4), l3_flow_hash(&k));
+		p->data[14 + 9] = 1;		/* ICMP: type and code */
+		p->data[14 + 20] = 8;
+		flow_extract(p, &k);
+		assert_int_equal(l3_pkt_hash(p->data + 14, p->len - 14, 4), l3_flow_hash(&k));
+		pkt_free(p);
+		p = ipv6_pkt(0, "2001:db8::1", "2001:db8:5::9", 64, &k);
+		p->data[14 + 40 + 1] = (uint8_t)sp;
+		flow_extract(p, &k);
+		assert_int_equal(l3_pkt_hash(p->data + 14, p->len - 14, 6), l3_flow_hash(&k));
+		pkt_free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +707,8 @@ int main(void)
 		cmocka_unit_test(test_ecmp_spread),
 		cmocka_unit_test(test_arp_nd_proxy),
 		cmocka_unit_test(test_tunnel_nexthop),
+		cmocka_unit_test(test_ecmp_after_pop_mpls),
+		cmocka_unit_test(test_pkt_hash_matches_key),
 	};
 
 	rcu_register_thread();
