@@ -3,7 +3,8 @@
  * next hops (a local port with a neighbour's MAC, an ECMP group, a tunnel),
  * the neighbour table (static, and gleaned from guests' ARP and ND), the
  * ARP/ND proxy that makes the switch every guest's default gateway, and the
- * ICMP errors a router owes (TTL exceeded, net unreachable).
+ * ICMP errors a router owes (TTL exceeded, net unreachable, fragmentation
+ * needed / packet too big).
  *
  * How packets get here. The flow action route(vrf=N) (or route(vrf=reg0))
  * compiles into one datapath record, DPACT_ROUTE, that hands the packet to
@@ -26,7 +27,13 @@
  *   flow key is then the MPLS frame's (shared by the burst), so the ECMP
  *   hash and the tunnel entropy are read from the inner headers instead.
  * - no route: ICMP net unreachable / ICMPv6 no route; TTL 1: ICMP time
- *   exceeded — both rate limited per PMD and counted; the packet is dropped.
+ *   exceeded; longer than the next hop takes (the out interface's MTU, or
+ *   the tunnel's underlay path less its encapsulation: l3_nh.max_len, one
+ *   compare per packet): ICMP "fragmentation needed" with the next-hop MTU
+ *   when DF is set (RFC 1191), ICMPv6 "packet too big" (RFC 4443, 8201) —
+ *   all rate limited per PMD and counted; the packet is dropped. IPv4
+ *   without DF that is too long is dropped and counted (too_big_df_clear),
+ *   not fragmented (docs/DESIGN.md, departures).
  * - next hop not resolved yet: ARP request / neighbour solicitation out the
  *   port (rate limited), the packet dropped (`neigh_unresolved`).
  * - ARP request or neighbour solicitation for the gateway address of the
@@ -70,7 +77,8 @@
 	X(ARP_REPLY,      "arp_replied")        /* ARP request answered (gateway or proxy) */ \
 	X(ND_REPLY,       "nd_replied")         /* neighbour solicitation answered */ \
 	X(ECHO_REPLY,     "echo_replied")       /* ping to a gateway address answered */ \
-	X(ICMP_SENT,      "icmp_error_sent")    /* TTL exceeded / unreachable sent */ \
+	X(ICMP_SENT,      "icmp_error_sent")    /* any ICMP error sent */ \
+	X(PTB_SENT,       "frag_needed_sent")   /* ... of them "fragmentation needed" / "packet too big" */ \
 	X(ICMP_LIMITED,   "icmp_error_ratelimited") /* one owed but over the rate */ \
 	X(SOLICIT_SENT,   "neigh_solicit_sent") /* ARP request / NS sent for a next hop */ \
 	X(GLEANED,        "neigh_gleaned")      /* sender posted to the neighbour table */ \
@@ -78,6 +86,8 @@
 	X(NO_VRF,         "vrf_missing")        /* drop: route(vrf=N) with no VRF N */ \
 	X(NO_ROUTE,       "no_route")           /* drop: no prefix matches */ \
 	X(TTL,            "ttl_expired")        /* drop: TTL / hop limit ≤ 1 */ \
+	X(TOO_BIG,        "too_big")            /* drop: over the next hop's MTU (ICMP owed) */ \
+	X(TOO_BIG_DF_CLEAR, "too_big_df_clear") /* drop: IPv4 over the MTU, DF clear: not fragmented */ \
 	X(UNRESOLVED,     "neigh_unresolved")   /* drop: next hop MAC not known yet */ \
 	X(BLACKHOLE,      "route_blackhole")    /* drop: blackhole route */ \
 	X(TO_ROUTER,      "to_router")          /* drop: for the router, not echo/ARP/ND */ \
@@ -123,14 +133,22 @@ struct l3_nh {
 	uint8_t has_gw;
 	uint64_t dmac;		/* L3_MAC_RESOLVED | mac; atomic: the neighbour may change */
 	uint8_t smac[6];	/* the router's MAC on port */
-	uint8_t tun_kind;	/* TUNNEL: enum tnl_type */
-	uint8_t pad;
+	/* PORT, TUNNEL: the longest frame (pkt.len, an Ethernet frame with
+	 * its IP packet at l3_off) it forwards; a longer one is owed an ICMP
+	 * "fragmentation needed" / "packet too big" with MTU max_len -
+	 * l3_off. The out interface's MTU + 14, or what the tunnel's path
+	 * (uplink MTU less the encapsulation) takes. Derived, not part of
+	 * the identity; atomic: the control thread updates it in place when
+	 * the interface or the underlay changes. */
+	uint16_t max_len;
 	union {
 		uint8_t gw[16];			/* PORT with has_gw */
 		uint32_t members[L3_ECMP_MAX];	/* ECMP: next-hop ids */
 		struct {
 			uint32_t remote;	/* network order */
 			uint32_t key;		/* VNI, GRE key or MPLS label */
+			uint8_t kind;		/* enum tnl_type */
+			uint8_t pad[3];
 		} tun;
 	};
 	/* TUNNEL: the encapsulation (src/tnl) this next hop applies, built
@@ -142,10 +160,13 @@ _Static_assert(sizeof(struct l3_nh) == 64, "one next hop, one cache line");
 
 /* ---- interfaces: the router's side of a port ---- */
 
+#define L3_MTU_DEFAULT	1500
+
 struct l3_iface {
 	bool on;
 	uint8_t n4, n6;
 	uint16_t vrf;
+	uint16_t mtu;			/* IP MTU of the port (mtu=, default 1500) */
 	uint8_t mac[6];
 	uint32_t a4[L3_MAX_ADDRS];	/* network order */
 	uint8_t plen4[L3_MAX_ADDRS];

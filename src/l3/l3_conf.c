@@ -8,6 +8,7 @@
 #include <urcu-qsbr.h>
 
 #include "l3_priv.h"
+#include "../tnl/tnl.h"
 #include "../port/port.h"
 
 struct l3_conf l3_cfg;
@@ -213,6 +214,9 @@ int l3_iface_set(uint16_t port, uint16_t vrf, const struct l3_iface *want, char 
 	*f = *want;
 	f->on = true;
 	f->vrf = vrf;
+	if (!f->mtu)
+		f->mtu = L3_MTU_DEFAULT;
+	l3_nh_mtu_refresh();
 	rc = l3_conf_publish();
 	l3_sync();
 	return rc;
@@ -224,6 +228,7 @@ int l3_iface_del(uint16_t port)
 		return -ENOENT;
 	l3_neigh_flush(l3_cfg.ifc[port].vrf, port);
 	drop_iface(port);
+	l3_nh_mtu_refresh();
 	l3_conf_publish();
 	l3_sync();
 	return 0;
@@ -284,6 +289,8 @@ static struct port_listener l3_port_listener = { .removed = port_gone };
 static void __attribute__((constructor)) l3_listen(void)
 {
 	port_listener_register(&l3_port_listener);
+	/* Underlay MTUs and routes decide the tunnel next hops' max_len. */
+	tnl_conf_listen(l3_nh_mtu_refresh);
 }
 
 /* ---- gleaning and counters ---- */

@@ -139,7 +139,7 @@ static int cmd_vrf_show(struct ctl_req *req)
 	ctl_printf(req, "%-6s %-16s %10s %10s %s\n", "vrf", "name", "routes", "lpm_groups", "interfaces");
 	for (unsigned v = 0; v < L3_MAX_VRF; v++) {
 		const struct l3_vrf *vrf = l3_cfg.vrf[v];
-		json_t *ifs = json_array();
+		json_t *ifs = json_array(), *mtus = json_object();
 		char names[512] = "";
 		size_t nl = 0;
 
@@ -151,13 +151,19 @@ static int cmd_vrf_show(struct ctl_req *req)
 			if (!l3_cfg.ifc[p].on || l3_cfg.ifc[p].vrf != v || !port)
 				continue;
 			json_array_append_new(ifs, json_string(port->name));
+			json_object_set_new(mtus, port->name, json_integer(l3_cfg.ifc[p].mtu));
 			nl += (size_t)snprintf(names + MIN(nl, sizeof(names)), sizeof(names) - MIN(nl, sizeof(names)),
 					       "%s%s", nl ? "," : "", port->name);
+			if (l3_cfg.ifc[p].mtu != L3_MTU_DEFAULT)
+				nl += (size_t)snprintf(names + MIN(nl, sizeof(names)),
+						       sizeof(names) - MIN(nl, sizeof(names)), "(mtu %u)",
+						       l3_cfg.ifc[p].mtu);
 		}
 		json_array_append_new(arr, json_pack("{s:i,s:s,s:I,s:I,s:I,s:o}", "vrf", v, "name", vrf->name,
 			"routes", (json_int_t)vrf->rib->n,
 			"lpm4_groups", (json_int_t)vrf->v4->n_live,
 			"lpm6_groups", (json_int_t)vrf->v6->n_live, "interfaces", ifs));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "mtu", mtus);
 		ctl_printf(req, "%-6u %-16s %10zu %10u %s\n", v, vrf->name, vrf->rib->n,
 			   vrf->v4->n_live + vrf->v6->n_live, names);
 	}
@@ -173,7 +179,7 @@ static int cmd_vrf_show(struct ctl_req *req)
 	return 0;
 }
 
-/* vrf-if-add VRF PORT [ADDR/LEN ...] [mac=MAC] */
+/* vrf-if-add VRF PORT [ADDR/LEN ...] [mac=MAC] [mtu=N] */
 static int cmd_vrf_if_add(struct ctl_req *req)
 {
 	struct l3_iface want = { 0 };
@@ -193,6 +199,16 @@ static int cmd_vrf_if_add(struct ctl_req *req)
 		if (!strncmp(a, "mac=", 4)) {
 			if (l3_parse_mac(a + 4, want.mac) || (want.mac[0] & 1))
 				return ctl_error(req, EINVAL, "%s: not a unicast MAC address", a + 4);
+			continue;
+		}
+		if (!strncmp(a, "mtu=", 4)) {
+			unsigned long long mtu;
+
+			/* 68: RFC 791's minimum; a frame must fit a packet buffer. */
+			if (parse_uint(a + 4, 68, PKT_DATA_MAX - 14, &mtu))
+				return ctl_error(req, EINVAL, "%s: the MTU is 68..%u", a,
+						 (unsigned)(PKT_DATA_MAX - 14));
+			want.mtu = (uint16_t)mtu;
 			continue;
 		}
 		if (l3_parse_prefix(a, &af, addr, &d, true) || !strchr(a, '/'))
@@ -260,7 +276,7 @@ static int64_t parse_tunnel_nh(struct nh_words *w, struct l3_nh *spec, char *err
 		return -EINVAL;
 	}
 	spec->type = L3_NH_TUNNEL;
-	spec->tun_kind = (uint8_t)type;
+	spec->tun.kind = (uint8_t)type;
 	spec->port = PORT_ID_NONE;
 	spec->af = 0;
 	while ((v = peek_word(w)) && (!strncmp(v, "remote=", 7) || strchr(v, '='))) {
@@ -643,9 +659,17 @@ static void show_route(struct ctl_req *req, json_t *arr, const struct l3_route *
 	char p[64], nh[1024];
 
 	l3_format_ip(r->af, r->addr, p, sizeof(p));
+	const struct l3_nh *n = &l3_nh_tab[r->nh];
+	json_t *o;
+
 	l3_nh_format(r->nh, nh, sizeof(nh));
-	json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "prefix", p, "len", r->depth,
-					     "nexthop", nh, "kind", kind_names[r->kind]));
+	o = json_pack("{s:s,s:i,s:s,s:s}", "prefix", p, "len", r->depth, "nexthop", nh, "kind",
+		      kind_names[r->kind]);
+	/* The IP MTU of an untagged packet through the next hop (what a
+	 * "fragmentation needed" says), where one is known. */
+	if ((n->type == L3_NH_PORT || n->type == L3_NH_TUNNEL) && n->max_len != UINT16_MAX)
+		json_object_set_new(o, "mtu", json_integer(n->max_len - 14));
+	json_array_append_new(arr, o);
 	ctl_printf(req, "%s/%u %s  %s\n", p, r->depth, nh, kind_names[r->kind]);
 }
 
@@ -771,7 +795,7 @@ static const struct ctl_cmd l3_cmds[] = {
 	{ "vrf-add", "ID [NAME]", 1, 2, cmd_vrf_add, true },
 	{ "vrf-del", "ID", 1, 1, cmd_vrf_del, true },
 	{ "vrf-show", "", 0, 0, cmd_vrf_show, false },
-	{ "vrf-if-add", "VRF PORT [ADDR/LEN ...] [mac=MAC]", 2, 2 + 2 * L3_MAX_ADDRS + 1,
+	{ "vrf-if-add", "VRF PORT [ADDR/LEN ...] [mac=MAC] [mtu=N]", 2, 2 + 2 * L3_MAX_ADDRS + 2,
 	  cmd_vrf_if_add, true },
 	{ "vrf-if-del", "PORT", 1, 1, cmd_vrf_if_del, true },
 	{ "route-add", "VRF PREFIX via IP [dev PORT] | dev PORT | tunnel TYPE remote=IP vni=N|label=N "

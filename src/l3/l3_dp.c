@@ -98,9 +98,11 @@ static const uint8_t *iface_src(const struct l3_conf *c, uint16_t port, uint8_t 
 }
 
 /* ICMP error back to the sender of p (out the port it came in on), rate
- * limited. The packet itself is the caller's to drop. */
-static void icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p, uint8_t af,
-		       uint8_t type, uint8_t code)
+ * limited; info is the header's second word (the MTU of "fragmentation
+ * needed" / "packet too big"). The packet itself is the caller's to drop.
+ * True if the error was sent. */
+static bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p, uint8_t af,
+		       uint8_t type, uint8_t code, uint32_t info)
 {
 	const uint8_t *ip = p->data + p->l3_off;
 	const uint8_t *src = iface_src(c, p->in_port, af, ip + (af == 4 ? 12 : 8));
@@ -108,26 +110,27 @@ static void icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pk
 	uint16_t len;
 
 	if (!src)
-		return;
+		return false;
 	if (!rate_ok(&l3_stats[ctx->pmd_idx].icmp_tokens_ns)) {
 		COUNT(ctx, ICMP_LIMITED);
-		return;
+		return false;
 	}
 	e = pkt_alloc();
 	if (unlikely(!e)) {
 		COUNT(ctx, NO_BUF);
-		return;
+		return false;
 	}
-	len = l3_icmp_error_build(e->data, af, type, code, ip, (uint16_t)(p->len - p->l3_off), src,
-				  p->data + 6, iface_mac(c, p->in_port));
+	len = l3_icmp_error_build(e->data, af, type, code, info, ip, (uint16_t)(p->len - p->l3_off),
+				  src, p->data + 6, iface_mac(c, p->in_port));
 	if (!len) {
 		pkt_free(e);
-		return;
+		return false;
 	}
 	e->len = len;
 	e->in_port = p->in_port;
 	COUNT(ctx, ICMP_SENT);
 	send_new(ctx, p->in_port, e);
+	return true;
 }
 
 static void solicit(struct dpact_ctx *ctx, const struct l3_conf *c, uint16_t port, uint8_t af,
@@ -327,6 +330,32 @@ static inline uint32_t ecmp_hash(const struct pkt *p, const struct flow_key *k, 
 	return l3_pkt_hash(p->data + p->l3_off, (uint32_t)(p->len - p->l3_off), af);
 }
 
+/* p is longer than next hop n takes. As Linux's ip_forward, an expiring
+ * TTL is reported first; then IPv6, and IPv4 with DF, get "packet too big"
+ * (RFC 4443 3.2, RFC 8201) / "fragmentation needed and DF set" (RFC 792,
+ * with the next-hop MTU of RFC 1191 4) carrying the MTU of this path for
+ * this packet: what the next hop takes less p's own link header. IPv4
+ * without DF is dropped, not fragmented (docs/DESIGN.md, departures). */
+static __cold void too_big(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p,
+			   uint8_t af, const struct l3_nh *n)
+{
+	const uint8_t *ip = p->data + p->l3_off;
+	uint32_t mtu = __atomic_load_n(&n->max_len, __ATOMIC_RELAXED) - (uint32_t)p->l3_off;
+
+	if (ip[af == 4 ? 8 : 7] <= 1) {
+		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0, 0);
+		drop(ctx, L3_C_TTL, p);
+		return;
+	}
+	if (af == 4 && !(ip[6] & 0x40)) {
+		drop(ctx, L3_C_TOO_BIG_DF_CLEAR, p);
+		return;
+	}
+	if (icmp_error(ctx, c, p, af, af == 4 ? 3 : 2, af == 4 ? 4 : 0, mtu))
+		COUNT(ctx, PTB_SENT);
+	drop(ctx, L3_C_TOO_BIG, p);
+}
+
 /* Route one packet: the next hop it leaves by (a port, MACs and TTL already
  * rewritten, or a tunnel), or NULL when it was answered, dropped or
  * consumed here. *kp is set to NULL when the key is not the packet's (see
@@ -380,7 +409,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 	}
 	if (unlikely(id < 0)) {
 		/* ICMP dest unreachable: net (RFC 792) / no route (RFC 4443). */
-		icmp_error(ctx, c, p, af, af == 4 ? 3 : 1, 0);
+		icmp_error(ctx, c, p, af, af == 4 ? 3 : 1, 0, 0);
 		drop(ctx, L3_C_NO_ROUTE, p);
 		return NULL;
 	}
@@ -400,7 +429,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 		/* Inner MACs: the router's own on both sides (the remote's
 		 * router routes by IP). The MPLS types drop the inner
 		 * Ethernet header: nothing to write. */
-		macs = n->tun_kind != TNL_MPLSOGRE && n->tun_kind != TNL_MPLSOUDP;
+		macs = n->tun.kind != TNL_MPLSOGRE && n->tun.kind != TNL_MPLSOUDP;
 		if (macs)
 			dmac = l3_mac_word(n->smac);
 		break;
@@ -415,8 +444,12 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 		drop(ctx, L3_C_BLACKHOLE, p);
 		return NULL;
 	}
+	if (unlikely(p->len > __atomic_load_n(&n->max_len, __ATOMIC_RELAXED))) {
+		too_big(ctx, c, p, af, n);
+		return NULL;
+	}
 	if (unlikely(!forward_rewrite(p, af, n, dmac, macs))) {
-		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0);
+		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0, 0);
 		drop(ctx, L3_C_TTL, p);
 		return NULL;
 	}

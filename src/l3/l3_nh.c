@@ -55,6 +55,7 @@ static void nh_identity(const struct l3_nh *n, struct l3_nh *id)
 {
 	*id = *n;
 	id->dmac = 0;
+	id->max_len = 0;
 	id->tun_rec = NULL;
 	memset(id->smac, 0, sizeof(id->smac));
 }
@@ -94,6 +95,36 @@ static void fill_macs(struct l3_nh *n)
 	}
 }
 
+/* The longest frame next hop n forwards (l3_nh.max_len): the out
+ * interface's MTU (1500 on a port with no interface), or what the tunnel's
+ * underlay path takes (no limit while the remote has no underlay route:
+ * such packets are dropped as tnl_no_route anyway). */
+static uint16_t nh_max_len(const struct l3_nh *n)
+{
+	uint32_t max = UINT16_MAX;
+
+	if (n->type == L3_NH_PORT) {
+		const struct l3_iface *f = n->port < PORT_MAX ? &l3_cfg.ifc[n->port] : NULL;
+
+		max = (f && f->on ? f->mtu : L3_MTU_DEFAULT) + 14u;
+	} else if (n->type == L3_NH_TUNNEL && n->tun_rec) {
+		max = tnl_push_max_len(n->tun_rec);
+		if (!max)
+			max = UINT16_MAX;
+	}
+	return (uint16_t)MIN(max, UINT16_MAX);
+}
+
+void l3_nh_mtu_refresh(void)
+{
+	for (uint32_t id = 0; id < nh_used; id++) {
+		struct l3_nh *n = &l3_nh_tab[id];
+
+		if (nh_ctl[id].refs && (n->type == L3_NH_PORT || n->type == L3_NH_TUNNEL))
+			__atomic_store_n(&n->max_len, nh_max_len(n), __ATOMIC_RELAXED);
+	}
+}
+
 int64_t l3_nh_get(const struct l3_nh *spec)
 {
 	struct l3_nh n = *spec;
@@ -118,7 +149,7 @@ int64_t l3_nh_get(const struct l3_nh *spec)
 	if (n.type == L3_NH_TUNNEL) {
 		struct dpact_buf b = { 0 };
 
-		if (!tnl_encap_put(&b, (enum tnl_type)n.tun_kind, n.tun.remote, n.tun.key,
+		if (!tnl_encap_put(&b, (enum tnl_type)n.tun.kind, n.tun.remote, n.tun.key,
 				   PORT_ID_NONE, 0)) {
 			dpact_buf_free(&b);
 			nh_free[n_free++] = id;
@@ -130,6 +161,7 @@ int64_t l3_nh_get(const struct l3_nh *spec)
 		for (unsigned i = 0; i < n.n_members; i++)
 			nh_ctl[n.members[i]].refs++;
 	fill_macs(&n);
+	n.max_len = nh_max_len(&n);
 	/* Written before any route can name it; the LPM store that publishes
 	 * the route is a release. */
 	l3_nh_tab[id] = n;
@@ -226,9 +258,9 @@ int l3_nh_format(uint32_t id, char *s, size_t size)
 	case L3_NH_TUNNEL:
 		l3_format_ip(4, (const uint8_t *)&n->tun.remote, ip, sizeof(ip));
 		return snprintf(s, size, "tunnel %s remote=%s %s=%u",
-				tnl_type_name((enum tnl_type)n->tun_kind), ip,
-				n->tun_kind == TNL_VXLAN || n->tun_kind == TNL_GENEVE ? "vni" :
-				n->tun_kind == TNL_GRE ? "key" : "label", n->tun.key);
+				tnl_type_name((enum tnl_type)n->tun.kind), ip,
+				n->tun.kind == TNL_VXLAN || n->tun.kind == TNL_GENEVE ? "vni" :
+				n->tun.kind == TNL_GRE ? "key" : "label", n->tun.key);
 	case L3_NH_ECMP:
 		len = snprintf(s, size, "ecmp");
 		for (unsigned i = 0; i < n->n_members && (size_t)len < size; i++) {

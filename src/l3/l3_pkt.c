@@ -305,7 +305,13 @@ static bool error_allowed(uint8_t af, const uint8_t *ip, uint16_t len)
 	return true;
 }
 
-uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t code,
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t code, uint32_t info,
 			     const uint8_t *orig, uint16_t orig_len, const uint8_t *src,
 			     const uint8_t *dmac, const uint8_t *smac)
 {
@@ -329,6 +335,7 @@ uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t cod
 		wr16(ip + 10, l3_csum(ip, 20, 0));
 		icmp[0] = type;
 		icmp[1] = code;
+		wr32(icmp + 4, info);
 		memcpy(icmp + 8, orig, quote);
 		wr16(icmp + 2, l3_csum(icmp, 8u + quote, 0));
 		return (uint16_t)MAX(ETH_HLEN + tot, 60);
@@ -348,6 +355,7 @@ uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t cod
 		memcpy(ip + 24, orig + 8, 16);
 		icmp[0] = type;
 		icmp[1] = code;
+		wr32(icmp + 4, info);
 		memcpy(icmp + 8, orig, quote);
 		icmp6_csum(ip);
 		return (uint16_t)(ETH_HLEN + IPV6_HLEN + 8 + quote);

@@ -35,6 +35,9 @@ void l3_nh_put(uint32_t id);
 /* Control, after a grace period: make released ids reusable. */
 void l3_nh_reclaim(void);
 uint32_t l3_nh_count(void);
+/* An interface's MTU or the underlay changed: recompute every next hop's
+ * max_len in place. */
+void l3_nh_mtu_refresh(void);
 /* A neighbour of vrf (af, ip) now has mac (0 = gone): update every next hop
  * that resolves through it. */
 void l3_nh_neigh_changed(uint16_t vrf, uint8_t af, const uint8_t *ip, uint64_t mac);
@@ -225,9 +228,12 @@ uint16_t l3_solicit_build(uint8_t *buf, uint8_t af, const uint8_t *smac, const u
 			  const uint8_t *target);
 /* Build into buf (≥ 1294 bytes) the ICMP error (type, code) for the IP
  * packet at orig (orig_len bytes from its IP header), from router address
- * src, Ethernet dst dmac / src smac. Returns the frame length, or 0 when no
- * error may be sent (an ICMP error, a fragment, a multicast source...). */
-uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t code,
+ * src, Ethernet dst dmac / src smac; info is the header's second word (the
+ * next-hop MTU of "fragmentation needed", RFC 1191 4, in its low 16 bits;
+ * the MTU of ICMPv6 "packet too big", RFC 4443 3.2; else 0). Returns the
+ * frame length, or 0 when no error may be sent (an ICMP error, a fragment,
+ * a multicast source...). */
+uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t code, uint32_t info,
 			     const uint8_t *orig, uint16_t orig_len, const uint8_t *src,
 			     const uint8_t *dmac, const uint8_t *smac);
 /* Turn an ICMP echo request (IPv4 or v6 at l3_off) into its reply in place;

@@ -94,6 +94,18 @@ int tnl_output_compile(uint16_t port, const struct flow_key *key, struct dpact_b
 void tnl_push_batch(struct dpact_ctx *ctx, const struct dpact_tnl_push *a, struct pkt **pkts,
 		    const struct flow_key *const *keys, uint16_t n);
 
+/* Control: the longest frame tnl_push_batch takes with record a and sends
+ * within the MTU of the uplink that routes a->dst now: an Ethernet frame
+ * with its IP packet at offset 14 (for the MPLS types an IP packet, which
+ * loses the Ethernet header and takes one label). 0 when nothing routes
+ * a->dst. What is longer is dropped as tnl_too_big; the L3 tunnel next hops
+ * check it first and owe the sender an ICMP error (src/l3). */
+uint32_t tnl_push_max_len(const struct dpact_tnl_push *a);
+/* Control: have fn called after every change of the tunnel configuration
+ * (underlay addresses, MTUs, routes, tunnel ports), for what depends on it
+ * (the L3 next hops' path MTUs). At most a few listeners. */
+void tnl_conf_listen(void (*fn)(void));
+
 /* PMD: encapsulate one packet as tunnel port `port` would, but to remote
  * (network order) with key (VNI / GRE key / MPLS label): the L3 tunnel next
  * hop. k may be NULL. Takes ownership (output or counted drop; a port that

@@ -58,6 +58,18 @@ void tnl_conf_reindex(struct tnl_conf *c)
 	qsort(c->routes, c->n_routes, sizeof(c->routes[0]), route_cmp);
 }
 
+static void (*conf_listeners[4])(void);
+
+void tnl_conf_listen(void (*fn)(void))
+{
+	for (unsigned i = 0; i < sizeof(conf_listeners) / sizeof(conf_listeners[0]); i++)
+		if (!conf_listeners[i]) {
+			conf_listeners[i] = fn;
+			return;
+		}
+	abort();	/* a fixed set of modules listens */
+}
+
 void tnl_conf_publish(struct tnl_conf *c)
 {
 	struct tnl_conf *old = conf_cur;
@@ -69,6 +81,32 @@ void tnl_conf_publish(struct tnl_conf *c)
 		__atomic_store_n(&tnl_uplink_map[i], c->uplink_of[i], __ATOMIC_RELAXED);
 	synchronize_rcu();
 	free(old);
+	for (unsigned i = 0; i < sizeof(conf_listeners) / sizeof(conf_listeners[0]); i++)
+		if (conf_listeners[i])
+			conf_listeners[i]();
+}
+
+uint32_t tnl_push_max_len(const struct dpact_tnl_push *a)
+{
+	const struct tnl_route *rt = conf_cur ? tnl_route_lookup(conf_cur, a->dst) : NULL;
+	static const uint8_t mac[6];
+	struct tnl_hdr_params hp = { .a = a, .dst_mac = mac, .src_mac = mac };
+	uint8_t hdr[128];
+	uint32_t max;
+	size_t hlen;
+
+	if (!rt)
+		return 0;
+	hp.src_ip = a->src ? a->src : conf_cur->uplinks[rt->uplink].ip;
+	hlen = tnl_hdr_build(&hp, hdr, sizeof(hdr));
+	if (!hlen)
+		return 0;
+	/* As encap_prepare's max_len (tnl_dp.c): the encapsulated frame
+	 * within the uplink's MTU plus its Ethernet header. */
+	max = (uint32_t)conf_cur->uplinks[rt->uplink].mtu + ETH_HLEN - (uint32_t)hlen;
+	if (a->tnl_type == TNL_MPLSOGRE || a->tnl_type == TNL_MPLSOUDP)
+		max += ETH_HLEN - 4;
+	return max;
 }
 
 const struct tnl_route *tnl_route_lookup(const struct tnl_conf *c, uint32_t dst)

@@ -75,7 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * ICMP error. */
 	if (size > l3_off) {
 		uint8_t af = (sel & 8) ? 6 : 4;
-		uint16_t e = l3_icmp_error_build(err, af, af == 4 ? 11 : 3, 0, data + l3_off,
+		/* sel & 16: "fragmentation needed" / "packet too big". */
+		bool big = sel & 16;
+		uint16_t e = l3_icmp_error_build(err, af, big ? (af == 4 ? 3 : 2) : (af == 4 ? 11 : 3),
+						 big && af == 4 ? 4 : 0, big ? 1280 : 0, data + l3_off,
 						 (uint16_t)(size - l3_off), af == 4 ? src4 : src6,
 						 mac, mac);
 

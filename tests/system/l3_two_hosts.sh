@@ -47,17 +47,8 @@ tenant b2 "$H2" 10.0.1.1/24 10.0.1.254
 CTL1=$T_TMP/h1.sock CTL2=$T_TMP/h2.sock
 x1() { "$XVIOCTL" --ctl "$CTL1" "$@"; }
 x2() { "$XVIOCTL" --ctl "$CTL2" "$@"; }
-start_host() {	# NS CTL CPU
-	ip netns exec "$1" "$XVIOD" --ctl "$2" --pmd-cpus "$3" 2>>"$T_TMP/xviod.log" &
-	T_PIDS+=("$!")
-	for _ in $(seq 100); do
-		"$XVIOCTL" --ctl "$2" help >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "xviod in $1 did not start"
-}
-start_host "$H1" "$CTL1" $(( $(nproc) - 1 ))
-start_host "$H2" "$CTL2" 0
+start_xviod_netns "$H1" "$CTL1" $(( $(nproc) - 1 ))
+start_xviod_netns "$H2" "$CTL2" 0
 x1 help 2>/dev/null | grep -q underlay-set || skip "this build has no tunnels (src/tnl)"
 
 ip netns exec "$H2" dumpcap -q -i u2 -w "$T_TMP/u.pcap" -f 'not arp' >/dev/null 2>&1 &

@@ -56,6 +56,20 @@ start_xviod() {
 	fail "xviod did not open $CTL"
 }
 
+# start_xviod_netns NS CTL CPU [args...]: one more xviod (a "host"), in
+# network namespace NS, with its control socket at CTL and its PMD on CPU.
+start_xviod_netns() {
+	local ns=$1 ctl=$2 cpu=$3
+	shift 3
+	ip netns exec "$ns" "$XVIOD" --ctl "$ctl" --pmd-cpus "$cpu" "$@" 2>>"$T_TMP/xviod.log" &
+	T_PIDS+=("$!")
+	for _ in $(seq 100); do
+		"$XVIOCTL" --ctl "$ctl" help >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "xviod in $ns did not start"
+}
+
 # wait_for SECS CMD...: retry CMD until it succeeds or SECS pass.
 wait_for() {
 	local secs=$1; shift

@@ -698,6 +698,252 @@ static void test_pkt_hash_matches_key(void **state)
 	}
 }
 
+/* A UDP packet of iplen bytes from its IP header (IPv4 with DF as told, or
+ * IPv6), source port 4242. */
+static struct pkt *sized_pkt(uint16_t in, uint8_t af, const char *src, const char *dst,
+			     uint16_t iplen, uint8_t ttl, bool df, struct flow_key *key)
+{
+	struct pkt *p = pkt_alloc();
+	uint8_t *e = p->data, *ip = e + 14, *udp;
+
+	memcpy(e, gw_mac, 6);
+	memcpy(e + 6, vm_mac, 6);
+	memset(ip, 0, iplen);
+	if (af == 4) {
+		uint16_t c;
+
+		e[12] = 0x08; e[13] = 0x00;
+		ip[0] = 0x45;
+		ip[2] = (uint8_t)(iplen >> 8); ip[3] = (uint8_t)iplen;
+		ip[4] = 0x12; ip[5] = 0x34;
+		ip[6] = df ? 0x40 : 0;
+		ip[8] = ttl;
+		ip[9] = 17;
+		inet_pton(AF_INET, src, ip + 12);
+		inet_pton(AF_INET, dst, ip + 16);
+		c = sum(ip, 20);
+		ip[10] = (uint8_t)(c >> 8); ip[11] = (uint8_t)c;
+		udp = ip + 20;
+	} else {
+		e[12] = 0x86; e[13] = 0xdd;
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)((iplen - 40) >> 8); ip[5] = (uint8_t)(iplen - 40);
+		ip[6] = 17;
+		ip[7] = ttl;
+		inet_pton(AF_INET6, src, ip + 8);
+		inet_pton(AF_INET6, dst, ip + 24);
+		udp = ip + 40;
+	}
+	udp[0] = 0x10; udp[1] = 0x92;		/* 4242 */
+	udp[3] = 53;
+	udp[4] = (uint8_t)((iplen - (af == 4 ? 20 : 40)) >> 8);
+	udp[5] = (uint8_t)(iplen - (af == 4 ? 20 : 40));
+	p->len = (uint16_t)(14 + iplen);
+	p->in_port = in;
+	flow_extract(p, key);
+	return p;
+}
+
+/* The ICMP error in sent[0] for the packet orig (its IP header at 14):
+ * from the gateway gw to orig's source, type/code, info word, checksums
+ * right, and the start of orig quoted as it was received. */
+static void check_icmp_error(const uint8_t *orig, uint8_t af, const uint8_t *gw, uint8_t type,
+			     uint8_t code, uint32_t info)
+{
+	const uint8_t *ip = sent[0].b + 14, *o = orig + 14;
+
+	assert_int_equal(sent[0].port, 0);
+	assert_memory_equal(sent[0].b, vm_mac, 6);		/* back to the sender */
+	if (af == 4) {
+		const uint8_t *icmp = ip + 20;
+		unsigned tot = (unsigned)(ip[2] << 8 | ip[3]);
+
+		assert_int_equal(sent[0].b[12] << 8 | sent[0].b[13], 0x0800);
+		assert_int_equal(ip[9], 1);
+		assert_memory_equal(ip + 12, gw, 4);
+		assert_memory_equal(ip + 16, o + 12, 4);
+		assert_int_equal(sum(ip, 20), 0);
+		assert_int_equal(tot, 20 + 8 + 28);		/* header + 64 bits quoted */
+		assert_int_equal(sum(icmp, tot - 20), 0);
+		assert_int_equal(icmp[0], type);
+		assert_int_equal(icmp[1], code);
+		assert_int_equal((uint32_t)icmp[4] << 24 | icmp[5] << 16 | icmp[6] << 8 | icmp[7], info);
+		assert_memory_equal(icmp + 8, o, 28);		/* TTL and checksum as sent */
+	} else {
+		const uint8_t *icmp = ip + 40;
+		unsigned plen = (unsigned)(ip[4] << 8 | ip[5]);
+		uint32_t ps = 58 + plen;
+
+		assert_int_equal(sent[0].b[12] << 8 | sent[0].b[13], 0x86dd);
+		assert_int_equal(ip[6], 58);
+		assert_memory_equal(ip + 8, gw, 16);
+		assert_memory_equal(ip + 24, o + 8, 16);
+		for (int i = 0; i < 32; i += 2)
+			ps += (uint32_t)(ip[8 + i] << 8 | ip[9 + i]);
+		assert_int_equal(l3_csum(icmp, plen, ps), 0);
+		assert_int_equal(icmp[0], type);
+		assert_int_equal(icmp[1], code);
+		assert_int_equal((uint32_t)icmp[4] << 24 | icmp[5] << 16 | icmp[6] << 8 | icmp[7], info);
+		/* As much as fits in 1280 bytes (RFC 4443 2.4 c). */
+		assert_int_equal(plen, 1280 - 40);
+		assert_memory_equal(icmp + 8, o, 1280 - 48);
+	}
+}
+
+/* Route an IPv4 DF packet of iplen bytes from 10.0.0.1 (on p0) to dst in
+ * vrf: it must leave by port, or, with mtu non-zero, come back to p0 as
+ * "fragmentation needed" with that MTU. */
+static void route_sized(uint32_t vrf, const char *dst, uint16_t iplen, uint16_t port, unsigned mtu)
+{
+	struct flow_key k;
+
+	n_sent = 0;
+	route(sized_pkt(0, 4, "10.0.0.1", dst, iplen, 64, true, &k), &k, vrf);
+	assert_int_equal(n_sent, 1);
+	if (!mtu) {
+		assert_int_equal(sent[0].port, port);
+		return;
+	}
+	assert_int_equal(sent[0].port, 0);
+	assert_int_equal(sent[0].b[14 + 20], 3);
+	assert_int_equal(sent[0].b[14 + 20 + 6] << 8 | sent[0].b[14 + 20 + 7], mtu);
+}
+
+/* A packet longer than the out interface's MTU: IPv4 with DF and IPv6 are
+ * answered with "fragmentation needed" / "packet too big" carrying that MTU
+ * and dropped; IPv4 without DF is dropped; each is counted. */
+static void test_too_big_port(void **state)
+{
+	uint8_t orig[1600];
+	struct flow_key k;
+	struct pkt *p;
+	uint64_t big, df, ptb, sent_all;
+
+	(void)state;
+	assert_int_equal(run("vrf-add 11"), 0);
+	assert_int_equal(run("vrf-if-add 11 p0 10.0.0.254/24 2001:db8::1/64"), 0);
+	assert_int_equal(run("vrf-if-add 11 p1 192.168.1.254/24 2001:db8:1::1/64 mtu=67"), -EINVAL);
+	assert_int_equal(run("vrf-if-add 11 p1 192.168.1.254/24 2001:db8:1::1/64 mtu=1400"), 0);
+	assert_int_equal(run("neigh-add 11 192.168.1.1 02:aa:00:00:00:01 dev p1"), 0);
+	assert_int_equal(run("neigh-add 11 2001:db8:1::10 02:aa:00:00:00:10 dev p1"), 0);
+	assert_int_equal(run("route-add 11 172.16.0.0/12 via 192.168.1.1"), 0);
+	assert_int_equal(run("route-add 11 2001:db8:5::/48 via 2001:db8:1::10"), 0);
+	big = counter(L3_C_TOO_BIG);
+	df = counter(L3_C_TOO_BIG_DF_CLEAR);
+	ptb = counter(L3_C_PTB_SENT);
+	sent_all = counter(L3_C_ICMP_SENT);
+
+	/* Exactly the MTU: forwarded. */
+	route_sized(11, "172.16.5.5", 1400, 1, 0);
+	assert_int_equal(sent[0].len, 14 + 1400);
+
+	/* One byte more with DF: type 3 code 4, next-hop MTU 1400. */
+	p = sized_pkt(0, 4, "10.0.0.1", "172.16.5.5", 1401, 64, true, &k);
+	memcpy(orig, p->data, p->len);
+	n_sent = 0;
+	route(p, &k, 11);
+	assert_int_equal(n_sent, 1);
+	check_icmp_error(orig, 4, B(10, 0, 0, 254), 3, 4, 1400);
+	assert_int_equal(counter(L3_C_TOO_BIG), big + 1);
+	assert_int_equal(counter(L3_C_PTB_SENT), ptb + 1);
+	assert_int_equal(counter(L3_C_ICMP_SENT), sent_all + 1);
+
+	/* Without DF: dropped and counted, no error (we do not fragment). */
+	n_sent = 0;
+	route(sized_pkt(0, 4, "10.0.0.1", "172.16.5.5", 1401, 64, false, &k), &k, 11);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(counter(L3_C_TOO_BIG_DF_CLEAR), df + 1);
+	assert_int_equal(counter(L3_C_TOO_BIG), big + 1);
+
+	/* Too big and TTL 1: time exceeded comes first, as in Linux. */
+	n_sent = 0;
+	route(sized_pkt(0, 4, "10.0.0.1", "172.16.5.5", 1401, 1, true, &k), &k, 11);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].b[14 + 20], 11);
+
+	/* IPv6: packet too big, MTU 1400, as much quoted as fits 1280. */
+	n_sent = 0;
+	route(sized_pkt(0, 6, "2001:db8::10", "2001:db8:5::9", 1400, 64, false, &k), &k, 11);
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(sent[0].port, 1);
+	p = sized_pkt(0, 6, "2001:db8::10", "2001:db8:5::9", 1401, 64, false, &k);
+	memcpy(orig, p->data, p->len);
+	n_sent = 0;
+	route(p, &k, 11);
+	assert_int_equal(n_sent, 1);
+	check_icmp_error(orig, 6, sent[0].b + 14 + 8, 2, 0, 1400);
+	{
+		uint8_t gw6[16];
+
+		inet_pton(AF_INET6, "2001:db8::1", gw6);
+		assert_memory_equal(sent[0].b + 14 + 8, gw6, 16);
+	}
+	assert_int_equal(counter(L3_C_TOO_BIG), big + 2);
+	assert_int_equal(counter(L3_C_PTB_SENT), ptb + 2);
+
+	/* The interface's MTU follows the interface: without it, 1500. */
+	assert_int_equal(run("vrf-if-del p1"), 0);
+	assert_int_equal(run("vrf-if-add 11 p1 192.168.1.254/24"), 0);
+	assert_int_equal(run("neigh-add 11 192.168.1.1 02:aa:00:00:00:01 dev p1"), 0);
+	route_sized(11, "172.16.5.5", 1500, 1, 0);
+	route_sized(11, "172.16.5.5", 1501, 0, 1500);
+	assert_int_equal(run("vrf-del 11"), 0);
+}
+
+/* A tunnel next hop takes what fits the underlay MTU after its
+ * encapsulation: 1400 - 28 for MPLS over GRE (IP, GRE, label), 1400 - 50
+ * for VXLAN (IP, UDP, VXLAN, inner Ethernet), 1400 - 32 for MPLS over UDP;
+ * a packet exactly that long leaves as a 1400-byte outer packet, one byte
+ * more is answered. A new underlay MTU applies at once. */
+static void test_too_big_tunnel(void **state)
+{
+	static const struct { const char *dst; unsigned mtu; } c[] = {
+		{ "10.9.1.2", 1372 }, { "10.8.1.2", 1350 }, { "10.7.1.2", 1368 },
+	};
+	uint8_t orig[1600];
+	struct flow_key k;
+	struct pkt *p;
+	uint64_t unres;
+
+	(void)state;
+	assert_int_equal(run("underlay-set p3 ip=172.31.0.1/24 mac=02:00:00:00:03:01 mtu=1400"), 0);
+	assert_int_equal(run("underlay-neigh-add 172.31.0.2 02:00:00:00:03:02 p3"), 0);
+	assert_int_equal(run("vrf-add 12"), 0);
+	assert_int_equal(run("vrf-if-add 12 p0 10.0.0.254/24"), 0);
+	assert_int_equal(run("route-add 12 10.9.0.0/16 tunnel mplsogre remote=172.31.0.2 label=100"), 0);
+	assert_int_equal(run("route-add 12 10.8.0.0/16 tunnel vxlan remote=172.31.0.2 vni=5"), 0);
+	assert_int_equal(run("route-add 12 10.7.0.0/16 tunnel mplsoudp remote=172.31.0.2 label=7"), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		n_sent = 0;
+		route(sized_pkt(0, 4, "10.0.0.1", c[i].dst, (uint16_t)c[i].mtu, 64, true, &k), &k, 12);
+		assert_int_equal(n_sent, 1);
+		assert_int_equal(sent[0].port, 3);
+		assert_int_equal(sent[0].b[14 + 2] << 8 | sent[0].b[14 + 3], 1400);
+		p = sized_pkt(0, 4, "10.0.0.1", c[i].dst, (uint16_t)(c[i].mtu + 1), 64, true, &k);
+		memcpy(orig, p->data, p->len);
+		n_sent = 0;
+		route(p, &k, 12);
+		assert_int_equal(n_sent, 1);
+		check_icmp_error(orig, 4, B(10, 0, 0, 254), 3, 4, c[i].mtu);
+	}
+
+	/* The underlay's MTU changes: the next hops follow. */
+	assert_int_equal(run("underlay-del p3"), 0);
+	assert_int_equal(run("underlay-set p3 ip=172.31.0.1/24 mac=02:00:00:00:03:01 mtu=1500"), 0);
+	assert_int_equal(run("underlay-neigh-add 172.31.0.2 02:00:00:00:03:02 p3"), 0);
+	route_sized(12, "10.9.1.2", 1472, 3, 0);
+	route_sized(12, "10.9.1.2", 1473, 0, 1472);
+
+	/* No underlay route: no limit known, the tunnel drops it. */
+	assert_int_equal(run("underlay-del p3"), 0);
+	unres = counter(L3_C_TOO_BIG);
+	n_sent = 0;
+	route(sized_pkt(0, 4, "10.0.0.1", "10.9.1.2", 1473, 64, true, &k), &k, 12);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(counter(L3_C_TOO_BIG), unres);
+	assert_int_equal(run("vrf-del 12"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +955,8 @@ int main(void)
 		cmocka_unit_test(test_tunnel_nexthop),
 		cmocka_unit_test(test_ecmp_after_pop_mpls),
 		cmocka_unit_test(test_pkt_hash_matches_key),
+		cmocka_unit_test(test_too_big_port),
+		cmocka_unit_test(test_too_big_tunnel),
 	};
 
 	rcu_register_thread();
