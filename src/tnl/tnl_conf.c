@@ -347,7 +347,7 @@ json_t *tnl_underlay_json(void)
 
 void tnl_stats_json(json_t *o)
 {
-	uint64_t d[TNL_DROP_MAX] = { 0 }, enc = 0, dec = 0, rep = 0, lrn = 0, req = 0;
+	uint64_t d[TNL_DROP_MAX] = { 0 }, enc = 0, dec = 0, rep = 0, lrn = 0, req = 0, reu = 0;
 
 	for (unsigned p = 0; p < DPACT_PMD_MAX; p++) {
 		const struct tnl_pmd_stats *s = &tnl_stats[p];
@@ -359,9 +359,11 @@ void tnl_stats_json(json_t *o)
 		rep += COUNTER_READ(s->arp_replied);
 		lrn += COUNTER_READ(s->arp_learned);
 		req += COUNTER_READ(s->arp_requests);
+		reu += COUNTER_READ(s->decap_reused);
 	}
 	json_object_set_new(o, "encap", json_integer((json_int_t)enc));
 	json_object_set_new(o, "decap", json_integer((json_int_t)dec));
+	json_object_set_new(o, "decap_reused", json_integer((json_int_t)reu));
 	json_object_set_new(o, "arp_replied", json_integer((json_int_t)rep));
 	json_object_set_new(o, "arp_learned", json_integer((json_int_t)lrn));
 	json_object_set_new(o, "arp_requests", json_integer((json_int_t)req));

@@ -551,29 +551,65 @@ static void deliver_run(unsigned pmd, const struct tnl_port_cfg *pc, struct pkt 
 	deliver(arg, pc->port, run, n);
 }
 
-/* The first n bytes (32 <= n <= 64) of a and b are equal: two fixed
- * 32-byte compares that overlap in the middle. */
-static inline bool hdr_eq(const uint8_t *a, const uint8_t *b, size_t n)
+/* Where the outer IPv4 identification and header checksum are, and the
+ * UDP checksum after an IPv4 header without options. Linux's VXLAN device
+ * gives every packet its own ID (DF clear) and, by default, a UDP checksum
+ * (completed by the NIC, so it follows the payload), so these differ
+ * between packets of one flow whose other outer bytes are equal: hdr_eq
+ * compares around them (the UDP checksum only when the reference has one:
+ * it is noted in tun_flags, never verified) and ref_hit checks the IPv4
+ * checksum. */
+#define OUTER_ID	(ETH_HLEN + 4)
+#define OUTER_CSUM	(ETH_HLEN + 10)
+#define OUTER_UDP_CSUM	(ETH_HLEN + 20 + 6)
+#define FF4		0xff, 0xff, 0xff, 0xff
+#define FF16		FF4, FF4, FF4, FF4
+
+/* 0 at the bytes not compared, 0xff elsewhere: a 32-byte half's mask is
+ * read at the half's offset (0, and n - 32 ≤ 32). */
+static const uint8_t mask_ip[64] = {
+	FF16, 0xff, 0xff, 0, 0, FF4, 0, 0, 0xff, 0xff, FF4, FF16, FF16
+};
+static const uint8_t mask_udp[64] = {
+	FF16, 0xff, 0xff, 0, 0, FF4, 0, 0, 0xff, 0xff, FF4, FF4, FF4, 0, 0, 0xff, 0xff,
+	FF4, FF16
+};
+
+_Static_assert(OUTER_ID == 18 && OUTER_CSUM == 24 && OUTER_UDP_CSUM == 40, "the masks' zeros");
+
+/* The first n bytes (32 <= n <= 64) of a and b are equal (where mask, if
+ * any, says): two fixed 32-byte compares that overlap in the middle. */
+static inline bool hdr_eq(const uint8_t *a, const uint8_t *b, size_t n, const uint8_t *mask)
 {
 #if defined(__AVX2__)
 	__m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a);
 	__m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a + n - 32));
 	__m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
 	__m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + n - 32));
-	__m256i d = _mm256_or_si256(_mm256_xor_si256(x0, y0), _mm256_xor_si256(x1, y1));
+	__m256i d0 = _mm256_xor_si256(x0, y0), d1 = _mm256_xor_si256(x1, y1), d;
 
+	if (mask) {
+		d0 = _mm256_and_si256(d0, _mm256_loadu_si256((const __m256i *)(const void *)mask));
+		d1 = _mm256_and_si256(d1, _mm256_loadu_si256((const __m256i *)(const void *)
+								(mask + n - 32)));
+	}
+	d = _mm256_or_si256(d0, d1);
 	return _mm256_testz_si256(d, d);
 #else
 	uint64_t x = 0;
 
 	for (size_t i = 0; i < 32; i += 8) {
-		uint64_t u, v, w, y;
+		uint64_t u, v, w, y, m = ~0ull, k = ~0ull;
 
 		memcpy(&u, a + i, 8);
 		memcpy(&v, b + i, 8);
 		memcpy(&w, a + n - 32 + i, 8);
 		memcpy(&y, b + n - 32 + i, 8);
-		x |= (u ^ v) | (w ^ y);
+		if (mask) {
+			memcpy(&m, mask + i, 8);
+			memcpy(&k, mask + n - 32 + i, 8);
+		}
+		x |= ((u ^ v) & m) | ((w ^ y) & k);
 	}
 	return !x;
 #endif
@@ -589,14 +625,41 @@ struct decap_ref {
 	uint8_t hdr[REF_BYTES];		/* as they were before the parse */
 	uint16_t len;			/* frame length */
 	uint16_t end;			/* hdr_end; 0 = no reference */
+	const uint8_t *mask;		/* mask_ip, or mask_udp */
 	struct tnl_decap d;
 	struct pkt_tun tun;		/* d's metadata */
 	const struct tnl_port_cfg *pc;
 };
 
+/* ref_hit for a packet whose outer headers are not the reference's byte
+ * for byte: equal but for the fields a Linux VTEP varies, with the UDP
+ * checksum in both or in neither (tun_flags says which), and an IPv4
+ * checksum that is the reference's updated for the packet's ID (RFC 1624
+ * eqn. 3): since every other header byte is the reference's, whose
+ * checksum the parse verified, that is what a valid header has. */
+static __attribute__((noinline)) bool ref_hit_varied(const struct decap_ref *ref, const uint8_t *d)
+{
+	uint32_t s;
+
+	if (!hdr_eq(d, ref->hdr, ref->end, ref->mask) ||
+	    (ref->mask == mask_udp && !rd16(d + OUTER_UDP_CSUM)))
+		return false;
+	s = (uint32_t)(uint16_t)~rd16(ref->hdr + OUTER_CSUM) + (uint16_t)~rd16(ref->hdr + OUTER_ID) +
+	    rd16(d + OUTER_ID);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return rd16(d + OUTER_CSUM) == (uint16_t)~s;
+}
+
+/* Exactly the reference's outer headers (a tunnel peer that varies none
+ * of them, as xviod does) is the fast case. */
 static inline bool ref_hit(const struct decap_ref *ref, const struct pkt *p)
 {
-	return ref->end && p->len == ref->len && hdr_eq(p->data, ref->hdr, ref->end);
+	if (!ref->end || p->len != ref->len)
+		return false;
+	if (likely(hdr_eq(p->data, ref->hdr, ref->end, NULL)))
+		return true;
+	return ref_hit_varied(ref, p->data);
 }
 
 static inline bool ref_room(const struct pkt *p)
@@ -616,7 +679,7 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 	struct decap_ref ref;
 	unsigned cur = 0;
 	struct pkt *run[PKT_BURST];
-	uint16_t keep = 0, n_run = 0;
+	uint16_t keep = 0, n_run = 0, reused = 0;
 
 	if (unlikely(!c || !c->uplink_of[in->id]))
 		return n;
@@ -653,6 +716,7 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 			continue;
 		}
 		if (ref_hit(&ref, p)) {
+			reused++;
 			d = &ref.d;
 			tm = &ref.tun;
 			pc = ref.pc;
@@ -691,6 +755,8 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 			memcpy(ref.hdr, pre, REF_BYTES);
 			ref.len = p->len;
 			ref.end = d->hdr_end;
+			ref.mask = is_udp_type(d->type) && pre[ETH_HLEN] == 0x45 &&
+				   rd16(pre + OUTER_UDP_CSUM) ? mask_udp : mask_ip;
 			ref.d = *d;
 			ref.tun = tl;
 			ref.pc = pc;
@@ -709,5 +775,7 @@ decapped:
 	}
 	if (n_run)
 		deliver_run(pmd, run_pc, run, n_run, deliver, arg);
+	if (reused)
+		COUNTER_ADD(tnl_stats[pmd].decap_reused, reused);
 	return keep;
 }

@@ -317,12 +317,13 @@ static int gre_payload(uint8_t *d, uint32_t off, uint32_t end, struct tnl_decap 
 
 /* A successful parse read the headers up to the inner frame (or, for the
  * MPLS types, the bottom label: mpls_inner set that), and nothing more
- * unless a checksum covered the payload. */
+ * unless a checksum covered the payload: a GRE one (verified); a UDP one
+ * is only noted. */
 static inline int decided(int r, struct tnl_decap *o)
 {
 	if (r == 0 && !o->hdr_end)
 		o->hdr_end = o->inner_off;
-	if (o->flags & TNL_F_CSUM)
+	if ((o->flags & TNL_F_CSUM) && !tnl_is_udp(o->type))
 		o->hdr_end = 0;
 	return r;
 }

@@ -109,6 +109,7 @@ void neigh_flush_port(uint16_t port);
 struct tnl_pmd_stats {
 	alignas(CACHE_LINE) uint64_t drops[TNL_DROP_MAX];
 	uint64_t encap, decap, arp_replied, arp_learned, arp_requests;
+	uint64_t decap_reused;		/* of decap: took the burst's previous parse */
 };
 extern struct tnl_pmd_stats tnl_stats[DPACT_PMD_MAX];
 

@@ -630,20 +630,15 @@ static long long rx_frames(uint8_t (*f)[256], const uint16_t *len, uint16_t n, b
 	return rx_drops() - drops;
 }
 
-/* Batch decapsulation: a burst of frames that differ from each other here
- * and there (outer checksum, key or label, bottom of stack, payload, length)
- * decapsulates exactly as the same frames one by one. */
-static void rx_burst_case(enum tnl_type t, const char *kind, char *arg, unsigned key_at,
-			  unsigned bos_at)
+/* A tunnel port of kind with arg, and NREC copies in f of one frame of
+ * type t from the peer to us (len each); returns the port. */
+static struct port *rx_setup(enum tnl_type t, const char *kind, char *arg, uint8_t (*f)[256],
+			     uint16_t *len)
 {
 	const struct port_kind *k = port_kind_find(kind);
 	char *args[] = { arg }, err[128] = "";
-	uint8_t f[NREC][256], good[256];
-	uint16_t len[NREC], glen;
 	struct pkt *p = inner(100, 7);
 	struct port *tp;
-	long long d1, d2;
-	struct delivered one;
 
 	assert_non_null(k);
 	tp = k->create("tp0", 1, args, err, sizeof(err));
@@ -651,14 +646,47 @@ static void rx_burst_case(enum tnl_type t, const char *kind, char *arg, unsigned
 	assert_int_equal(port_add(tp), 0);
 	reset();
 	push(t, 4242, PEER, &p, 1, 0);
-	glen = out_rec.len[0];
-	memcpy(good, out_rec.bytes[0], glen);
-	memcpy(good + 26, &PEER, 4);	/* from the peer to us; same checksum */
-	memcpy(good + 30, &LOCAL, 4);
 	for (unsigned i = 0; i < NREC; i++) {
-		memcpy(f[i], good, glen);
-		len[i] = glen;
+		memcpy(f[i], out_rec.bytes[0], out_rec.len[0]);
+		memcpy(f[i] + 26, &PEER, 4);	/* from the peer to us; same checksum */
+		memcpy(f[i] + 30, &LOCAL, 4);
+		len[i] = out_rec.len[0];
 	}
+	return tp;
+}
+
+/* f through tnl_rx one by one and as a burst: the same drops, and the same
+ * packets delivered, byte for byte, with the same metadata. Returns the
+ * drops. */
+static long long rx_same_both_ways(uint8_t (*f)[256], const uint16_t *len)
+{
+	static struct delivered one;
+	long long d1 = rx_frames(f, len, NREC, false), d2;
+
+	one = all;
+	d2 = rx_frames(f, len, NREC, true);
+	assert_int_equal(d1, d2);
+	assert_int_equal(one.n, all.n);
+	for (unsigned i = 0; i < all.n; i++) {
+		assert_int_equal(one.port[i], all.port[i]);
+		assert_int_equal(one.len[i], all.len[i]);
+		assert_memory_equal(&one.tun[i], &all.tun[i], sizeof(all.tun[i]));
+		assert_memory_equal(one.bytes[i], all.bytes[i], MIN(all.len[i], 256));
+	}
+	return d2;
+}
+
+/* Batch decapsulation: a burst of frames that differ from each other here
+ * and there (outer checksum, key or label, bottom of stack, payload, length)
+ * decapsulates exactly as the same frames one by one. */
+static void rx_burst_case(enum tnl_type t, const char *kind, char *arg, unsigned key_at,
+			  unsigned bos_at)
+{
+	uint8_t f[NREC][256];
+	uint16_t len[NREC];
+	struct port *tp = rx_setup(t, kind, arg, f, len);
+	uint16_t glen = len[0];
+
 	f[2][24] ^= 1;			/* bad outer IP checksum */
 	f[4][key_at] ^= 1;		/* another VNI / label */
 	f[6][glen - 1] ^= 0x55;		/* payload only */
@@ -667,19 +695,8 @@ static void rx_burst_case(enum tnl_type t, const char *kind, char *arg, unsigned
 	f[10][bos_at] ^= 1;		/* MPLS: bottom of stack gone */
 	len[12] = (uint16_t)(glen + 2);	/* Ethernet padding after it */
 	f[12][glen] = f[12][glen + 1] = 0xee;
-	d1 = rx_frames(f, len, NREC, false);
-	one = all;
-	d2 = rx_frames(f, len, NREC, true);
-	assert_int_equal(d1, d2);
-	assert_true(d1 >= 2);
-	assert_int_equal(one.n, all.n);
+	assert_true(rx_same_both_ways(f, len) >= 2);
 	assert_true(all.n >= NREC - 4);
-	for (unsigned i = 0; i < all.n; i++) {
-		assert_int_equal(one.port[i], all.port[i]);
-		assert_int_equal(one.len[i], all.len[i]);
-		assert_memory_equal(&one.tun[i], &all.tun[i], sizeof(all.tun[i]));
-		assert_memory_equal(one.bytes[i], all.bytes[i], MIN(all.len[i], 256));
-	}
 	assert_int_equal(port_del(tp), 0);
 }
 
@@ -690,6 +707,61 @@ static void test_rx_burst(void **state)
 	rx_burst_case(TNL_VXLAN, "vxlan", "key=flow", 48, 49);
 	/* MPLS over GRE (no key): the label at 38..41, BOS in byte 40. */
 	rx_burst_case(TNL_MPLSOGRE, "mplsogre", "remote_ip=flow", 39, 40);
+}
+
+/* A burst from a Linux VTEP: one inner flow, outer headers equal but for
+ * the IPv4 ID (Linux numbers every packet of a tunnel without DF) and so
+ * the checksum, and with udp_csum the UDP checksum (Linux's default; it
+ * follows the payload). All but the first take the first's parse
+ * (decap_reused); one whose checksum was not updated with its ID is still
+ * dropped; one without a UDP checksum among ones with is parsed (tun_flags
+ * differ); and the burst decapsulates exactly as the frames one by one. */
+static void rx_ids_case(enum tnl_type t, const char *kind, char *arg, bool udp_csum)
+{
+	uint8_t f[NREC][256];
+	uint16_t len[NREC];
+	struct port *tp = rx_setup(t, kind, arg, f, len);
+	long long bad = counter("tnl_bad_ip_csum"), reused = counter("decap_reused");
+
+	for (unsigned i = 0; i < NREC; i++) {
+		uint8_t *ip = f[i] + 14;
+		uint16_t c;
+
+		ip[4] = (uint8_t)(i * 37 + 1);	/* ID */
+		ip[5] = (uint8_t)(i * 11);
+		ip[6] &= (uint8_t)~0x40;	/* DF clear, as Linux sends */
+		ip[10] = ip[11] = 0;
+		c = (uint16_t)~csum(ip, 20, 0);
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+		if (udp_csum) {
+			ip[26] = (uint8_t)(i * 29 + 3);
+			ip[27] = (uint8_t)i;
+		}
+	}
+	f[5][14 + 5] ^= 0x40;		/* another ID, the checksum not updated */
+	if (udp_csum)
+		f[9][40] = f[9][41] = 0;	/* no UDP checksum: parsed, and the next */
+	assert_int_equal(rx_same_both_ways(f, len), 1);
+	assert_int_equal(counter("tnl_bad_ip_csum"), bad + 2);
+	/* 15 delivered; the first was parsed, the other 14 were not (but
+	 * 9 and 10 with udp_csum). */
+	assert_int_equal(all.n, NREC - 1);
+	assert_int_equal(counter("decap_reused"), reused + NREC - 2 - (udp_csum ? 2 : 0));
+	if (udp_csum) {
+		assert_int_equal(all.tun[7].flags & TNL_F_CSUM, TNL_F_CSUM);
+		assert_int_equal(all.tun[8].flags & TNL_F_CSUM, 0);	/* frame 9 */
+		assert_int_equal(all.tun[9].flags & TNL_F_CSUM, TNL_F_CSUM);
+	}
+	assert_int_equal(port_del(tp), 0);
+}
+
+static void test_rx_burst_ip_ids(void **state)
+{
+	(void)state;
+	rx_ids_case(TNL_VXLAN, "vxlan", "key=flow", false);
+	rx_ids_case(TNL_VXLAN, "vxlan", "key=flow", true);
+	rx_ids_case(TNL_MPLSOGRE, "mplsogre", "remote_ip=flow", false);
 }
 
 /* Malformed outer headers: each a named drop, never a crash; every
@@ -766,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_rx_decap),
 		cmocka_unit_test(test_rx_burst),
+		cmocka_unit_test(test_rx_burst_ip_ids),
 		cmocka_unit_test(test_malformed),
 	};
 
