@@ -31,7 +31,9 @@
  *   the tunnel's underlay path less its encapsulation: l3_nh.max_len, one
  *   compare per packet): ICMP "fragmentation needed" with the next-hop MTU
  *   when DF is set (RFC 1191), ICMPv6 "packet too big" (RFC 4443, 8201) —
- *   all rate limited per PMD and counted; the packet is dropped. IPv4
+ *   all rate limited per PMD and counted, sent back out the input port
+ *   or, for a packet that came in decapsulated (no interface), routed in
+ *   the VRF to its source; the packet is dropped. IPv4
  *   without DF that is too long is dropped and counted (too_big_df_clear),
  *   not fragmented (docs/DESIGN.md, departures).
  * - next hop not resolved yet: ARP request / neighbour solicitation out the

@@ -97,18 +97,77 @@ static const uint8_t *iface_src(const struct l3_conf *c, uint16_t port, uint8_t 
 	return f->n6 ? f->a6[0] : NULL;
 }
 
-/* ICMP error back to the sender of p (out the port it came in on), rate
- * limited; info is the header's second word (the MTU of "fragmentation
- * needed" / "packet too big"). The packet itself is the caller's to drop.
- * True if the error was sent. */
-static bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p, uint8_t af,
-		       uint8_t type, uint8_t code, uint32_t info)
+/* Where an error for the sender peer goes when the packet did not come in
+ * on an interface (a tunnel port: it was decapsulated): the VRF's route to
+ * peer, if it leaves by a resolved port or a tunnel. *dmac is the inner
+ * destination MAC to write (a tunnel's: the router's own, as route_one
+ * writes them). */
+static const struct l3_nh *route_back(const struct l3_vrf *v, uint8_t af, const uint8_t *ip,
+				      uint32_t len, const uint8_t *peer, uint64_t *dmac)
 {
-	const uint8_t *ip = p->data + p->l3_off;
-	const uint8_t *src = iface_src(c, p->in_port, af, ip + (af == 4 ? 12 : 8));
+	int64_t id = af == 4 ? lpm4_lookup(v->v4, rd32(peer)) : lpm6_lookup(v->v6, peer);
+	const struct l3_nh *n;
+
+	if (id < 0)
+		return NULL;
+	n = &l3_nh_tab[id];
+	if (n->type == L3_NH_ECMP)
+		n = &l3_nh_tab[n->members[l3_pkt_hash(ip, len, af) % n->n_members]];
+	if (n->type == L3_NH_TUNNEL) {
+		*dmac = l3_mac_word(n->smac);
+		return n;
+	}
+	*dmac = __atomic_load_n(&n->dmac, __ATOMIC_RELAXED);
+	return n->type == L3_NH_PORT && (*dmac & L3_MAC_RESOLVED) ? n : NULL;
+}
+
+/* The VRF's address to send an error from through next hop n: one on n's
+ * interface facing peer, else the first of that family on any of its
+ * interfaces; NULL when it has none. */
+static const uint8_t *vrf_src(const struct l3_conf *c, const struct l3_vrf *v,
+			      const struct l3_nh *n, uint8_t af, const uint8_t *peer)
+{
+	const uint8_t *src = n->type == L3_NH_PORT ? iface_src(c, n->port, af, peer) : NULL;
+
+	for (uint16_t i = 0; !src && i < PORT_MAX; i++)
+		if (c->ifc[i].on && c->ifc[i].vrf == v->id)
+			src = iface_src(c, i, af, peer);
+	return src;
+}
+
+/* ICMP error back to the sender of p, rate limited; info is the header's
+ * second word (the MTU of "fragmentation needed" / "packet too big"). Out
+ * the port p came in on, from that interface's address; or, when p came in
+ * on no interface (decapsulated from a tunnel), routed in the VRF to p's
+ * source, from a gateway address of the VRF. The packet itself is the
+ * caller's to drop. True if the error was sent. */
+static __cold bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c,
+			      const struct l3_vrf *v, struct pkt *p, uint8_t af, uint8_t type,
+			      uint8_t code, uint32_t info)
+{
+	const uint8_t *ip = p->data + p->l3_off, *peer = ip + (af == 4 ? 12 : 8);
+	uint32_t ip_len = (uint32_t)(p->len - p->l3_off);
+	const struct l3_nh *back = NULL;
+	const uint8_t *src, *dmac = p->data + 6, *smac;
+	uint8_t dm[6];
 	struct pkt *e;
 	uint16_t len;
 
+	if (p->in_port < PORT_MAX && c->ifc[p->in_port].on) {
+		src = iface_src(c, p->in_port, af, peer);
+		smac = iface_mac(c, p->in_port);
+	} else {
+		uint64_t w = 0;
+
+		back = route_back(v, af, ip, ip_len, peer, &w);
+		if (!back)
+			return false;
+		src = vrf_src(c, v, back, af, peer);
+		smac = back->smac;
+		for (int i = 0; i < 6; i++)
+			dm[i] = (uint8_t)(w >> (40 - 8 * i));
+		dmac = dm;
+	}
 	if (!src)
 		return false;
 	if (!rate_ok(&l3_stats[ctx->pmd_idx].icmp_tokens_ns)) {
@@ -120,8 +179,8 @@ static bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pk
 		COUNT(ctx, NO_BUF);
 		return false;
 	}
-	len = l3_icmp_error_build(e->data, af, type, code, info, ip, (uint16_t)(p->len - p->l3_off),
-				  src, p->data + 6, iface_mac(c, p->in_port));
+	len = l3_icmp_error_build(e->data, af, type, code, info, ip, (uint16_t)ip_len, src, dmac,
+				  smac);
 	if (!len) {
 		pkt_free(e);
 		return false;
@@ -129,7 +188,15 @@ static bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c, struct pk
 	e->len = len;
 	e->in_port = p->in_port;
 	COUNT(ctx, ICMP_SENT);
-	send_new(ctx, p->in_port, e);
+	if (!back) {
+		send_new(ctx, p->in_port, e);
+	} else if (back->type == L3_NH_TUNNEL) {
+		const struct flow_key *none = NULL;
+
+		tnl_push_batch(ctx, back->tun_rec, &e, &none, 1);
+	} else {
+		send_new(ctx, back->port, e);
+	}
 	return true;
 }
 
@@ -336,14 +403,14 @@ static inline uint32_t ecmp_hash(const struct pkt *p, const struct flow_key *k, 
  * with the next-hop MTU of RFC 1191 4) carrying the MTU of this path for
  * this packet: what the next hop takes less p's own link header. IPv4
  * without DF is dropped, not fragmented (docs/DESIGN.md, departures). */
-static __cold void too_big(struct dpact_ctx *ctx, const struct l3_conf *c, struct pkt *p,
-			   uint8_t af, const struct l3_nh *n)
+static __cold void too_big(struct dpact_ctx *ctx, const struct l3_conf *c,
+			   const struct l3_vrf *v, struct pkt *p, uint8_t af, const struct l3_nh *n)
 {
 	const uint8_t *ip = p->data + p->l3_off;
 	uint32_t mtu = __atomic_load_n(&n->max_len, __ATOMIC_RELAXED) - (uint32_t)p->l3_off;
 
 	if (ip[af == 4 ? 8 : 7] <= 1) {
-		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0, 0);
+		icmp_error(ctx, c, v, p, af, af == 4 ? 11 : 3, 0, 0);
 		drop(ctx, L3_C_TTL, p);
 		return;
 	}
@@ -351,7 +418,7 @@ static __cold void too_big(struct dpact_ctx *ctx, const struct l3_conf *c, struc
 		drop(ctx, L3_C_TOO_BIG_DF_CLEAR, p);
 		return;
 	}
-	if (icmp_error(ctx, c, p, af, af == 4 ? 3 : 2, af == 4 ? 4 : 0, mtu))
+	if (icmp_error(ctx, c, v, p, af, af == 4 ? 3 : 2, af == 4 ? 4 : 0, mtu))
 		COUNT(ctx, PTB_SENT);
 	drop(ctx, L3_C_TOO_BIG, p);
 }
@@ -409,7 +476,7 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 	}
 	if (unlikely(id < 0)) {
 		/* ICMP dest unreachable: net (RFC 792) / no route (RFC 4443). */
-		icmp_error(ctx, c, p, af, af == 4 ? 3 : 1, 0, 0);
+		icmp_error(ctx, c, v, p, af, af == 4 ? 3 : 1, 0, 0);
 		drop(ctx, L3_C_NO_ROUTE, p);
 		return NULL;
 	}
@@ -445,11 +512,11 @@ static const struct l3_nh *route_one(struct dpact_ctx *ctx, const struct l3_conf
 		return NULL;
 	}
 	if (unlikely(p->len > __atomic_load_n(&n->max_len, __ATOMIC_RELAXED))) {
-		too_big(ctx, c, p, af, n);
+		too_big(ctx, c, v, p, af, n);
 		return NULL;
 	}
 	if (unlikely(!forward_rewrite(p, af, n, dmac, macs))) {
-		icmp_error(ctx, c, p, af, af == 4 ? 11 : 3, 0, 0);
+		icmp_error(ctx, c, v, p, af, af == 4 ? 11 : 3, 0, 0);
 		drop(ctx, L3_C_TTL, p);
 		return NULL;
 	}

@@ -944,6 +944,60 @@ static void test_too_big_tunnel(void **state)
 	assert_int_equal(run("vrf-del 12"), 0);
 }
 
+/* A packet that came in decapsulated (its input port is no interface: a
+ * tunnel port) and is too long for the local port it is routed to: the
+ * error is routed back in the VRF, into the tunnel toward the sender, from
+ * a gateway address of the VRF. TTL exceeded takes the same way. */
+static void test_error_back_through_tunnel(void **state)
+{
+	struct flow_key k;
+	const uint8_t *o, *ip, *icmp;
+	struct pkt *p;
+	uint8_t quote[28];
+
+	(void)state;
+	assert_int_equal(run("underlay-set p3 ip=172.31.0.1/24 mac=02:00:00:00:03:01"), 0);
+	assert_int_equal(run("underlay-neigh-add 172.31.0.2 02:00:00:00:03:02 p3"), 0);
+	assert_int_equal(run("vrf-add 13"), 0);
+	assert_int_equal(run("vrf-if-add 13 p1 10.1.0.254/24 mtu=1400"), 0);
+	assert_int_equal(run("neigh-add 13 10.1.0.5 02:aa:00:00:00:05 dev p1"), 0);
+	assert_int_equal(run("route-add 13 10.9.0.0/16 tunnel mplsogre remote=172.31.0.2 label=100"), 0);
+	for (int ttl = 64; ttl >= 1; ttl -= 63) {
+		/* From the remote 10.9.1.2 to the local 10.1.0.5, in on p2. */
+		p = sized_pkt(2, 4, "10.9.1.2", "10.1.0.5", 1401, (uint8_t)ttl, true, &k);
+		memcpy(quote, p->data + 14, 28);
+		n_sent = 0;
+		route(p, &k, 13);
+		assert_int_equal(n_sent, 1);
+		assert_int_equal(sent[0].port, 3);			/* the uplink */
+		o = sent[0].b;
+		assert_int_equal(o[14 + 9], 47);			/* GRE */
+		assert_memory_equal(o + 14 + 16, B(172, 31, 0, 2), 4);
+		assert_int_equal((o[38] << 12 | o[39] << 4 | o[40] >> 4), 100);
+		ip = o + 42;
+		icmp = ip + 20;
+		assert_int_equal(ip[9], 1);
+		assert_memory_equal(ip + 12, B(10, 1, 0, 254), 4);
+		assert_memory_equal(ip + 16, B(10, 9, 1, 2), 4);
+		assert_int_equal(sum(ip, 20), 0);
+		assert_int_equal(sum(icmp, 8 + 28), 0);
+		assert_memory_equal(icmp + 8, quote, 28);
+		if (ttl > 1) {
+			assert_int_equal(icmp[0], 3);
+			assert_int_equal(icmp[1], 4);
+			assert_int_equal(icmp[6] << 8 | icmp[7], 1400);
+		} else {
+			assert_int_equal(icmp[0], 11);
+		}
+	}
+	/* A sender the VRF has no way back to gets nothing. */
+	n_sent = 0;
+	route(sized_pkt(2, 4, "10.8.1.2", "10.1.0.5", 1401, 64, true, &k), &k, 13);
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(run("vrf-del 13"), 0);
+	assert_int_equal(run("underlay-del p3"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -957,6 +1011,7 @@ int main(void)
 		cmocka_unit_test(test_pkt_hash_matches_key),
 		cmocka_unit_test(test_too_big_port),
 		cmocka_unit_test(test_too_big_tunnel),
+		cmocka_unit_test(test_error_back_through_tunnel),
 	};
 
 	rcu_register_thread();
