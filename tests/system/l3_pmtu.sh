@@ -18,7 +18,9 @@
 # to exceed 1472); a too-long IPv4 ping without DF is dropped and counted
 # (too_big_df_clear); with an empty route cache a TCP transfer both ways
 # completes, each end's socket ending with path MTU 1472 and an MSS that
-# fits it, from the errors its own segments drew (xviod's counters).
+# fits it, from the errors its own segments drew (xviod's counters); and
+# when host 2's port to A2 has MTU 1400, host 2 routes the error for A1's
+# packet back through the tunnel and A1 learns mtu 1400.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -82,6 +84,11 @@ counter() {	# HOST NAME: a route-action counter of that xviod
 in_a1() { ip netns exec "$A1" "$@"; }
 in_a2() { ip netns exec "$A2" "$@"; }
 dump() { x1 vrf-show; x1 stats; x2 stats; in_a1 ip route get 10.0.1.1 || true; }
+
+echo "== the tunnel route's MTU, as the router computed it"
+m=$(x1 --json route-show 1 10.0.1.1 | json_get "d[0]['mtu']")
+echo "  route-show 1 10.0.1.1: mtu $m"
+[ "$m" = 1472 ] || fail "route-show says mtu $m for the MPLSoGRE route, want 1472"
 
 echo "== the tunnel works, and takes a 1472-byte DF packet"
 wait_for 15 in_a1 ping -c 1 -W 1 10.0.1.1 || { dump; fail "A1 cannot reach A2"; }
@@ -189,4 +196,21 @@ read -r sb sm ss <<< "$srv"
 f1=$(counter 1 frag_needed_sent) g1=$(counter 2 frag_needed_sent)
 echo "  fragmentation needed sent during TCP: host 1 $(( f1 - f0 )), host 2 $(( g1 - g0 ))"
 [ "$f1" -gt "$f0" ] && [ "$g1" -gt "$g0" ] || fail "no ICMP error drove the TCP ends' PMTU"
+
+echo "== a far port with a smaller MTU: the error goes back through the tunnel"
+# Host 2's interface to A2 gets MTU 1400: a packet from A1 that crossed the
+# tunnel is too long there, and host 2 owes A1 the error, routed back into
+# the tunnel from its gateway address.
+x2 vrf-if-del pa
+x2 vrf-if-add 1 pa 10.0.1.254/24 2001:db8:b::fe/64 mac=02:00:5e:00:02:a1 mtu=1400
+in_a1 ip route flush cache
+wait_for 15 in_a1 ping -c 1 -W 1 10.0.1.1 || { dump; fail "A1 cannot reach A2 after the change"; }
+g0=$(counter 2 frag_needed_sent)
+out=$(in_a1 ping -c 1 -W 1 -M do -s 1444 10.0.1.1 2>&1) || true
+echo "  first try: $(echo "$out" | grep -iE 'mtu|frag' | head -1)"
+echo "$out" | grep -q "From 10.0.1.254.*mtu = 1400" || { echo "$out"; dump; fail "no error from host 2"; }
+route=$(in_a1 ip route get 10.0.1.1)
+echo "$route" | grep -q "mtu 1400" || { dump; fail "Linux did not learn mtu 1400: $route"; }
+[ "$(counter 2 frag_needed_sent)" -gt "$g0" ] || fail "host 2 did not count the error"
+in_a1 ping -c 1 -W 2 -M do -s 1372 10.0.1.1 >/dev/null || fail "a 1400-byte ping was lost"
 echo "PASS"
