@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and run every test: unit, fuzz regression corpora and system tests
-# (gcc), the unit suite again under ASan+UBSan, and a clang -Werror build with
-# the libFuzzer targets whose unit suite runs too. Installs missing Debian packages first.
+# (gcc), the unit suite again under ASan+UBSan, and a clang -Werror build (with
+# the libFuzzer targets) whose unit and fuzz-regress suites run too. Installs
+# missing Debian packages first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD

@@ -53,9 +53,9 @@ struct fake_guest {
 	uint64_t ind_next;
 };
 
-/* Build memory and a ring of `size` with these features, start the vq. 0 or -errno. */
 /* A zeroed fake_guest, aligned as struct vq needs; free() it. */
 struct fake_guest *fg_new(void);
+/* Build memory and a ring of `size` with these features, start the vq. 0 or -errno. */
 int fg_init(struct fake_guest *g, uint16_t size, uint64_t features);
 void fg_fini(struct fake_guest *g);
 /* (Re)initialise g->vq over the existing memory: vq_init, features, num,

@@ -314,7 +314,8 @@ _Static_assert(PKT_BURST <= 32, "classify: the same bits are a uint32_t");
 #define SAME_TRY_BITS	0x11111112u
 
 /* Exact-match cache → megaflow cache → (miss) pipeline for n parsed packets,
- * then each megaflow's actions over the run of packets that hit it. kp[i] is
+ * then each megaflow's actions over the run of packets that hit it (runs of
+ * megaflows that only output to one port: one output call). kp[i] is
  * packet i's key: &keys[i], or, when bit i of same is set, the key of the
  * packet before it (same headers, not copied: most megaflows only output,
  * and read no key). keys[] is working storage the actions may write. */
@@ -326,7 +327,12 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 	uint32_t hs[PKT_BURST];
 	uint8_t midx[PKT_BURST];
 	uint32_t alias = 0;		/* bit i: takes packet i - 1's megaflow */
-	uint32_t took_prev;		/* alias, less those that could not */
+	/* alias as pass 1 leaves it (pass 3 consumes alias). A set bit whose
+	 * packet before was handled by the pipeline is never reached by a
+	 * run: runs start at a live packet, and a set bit after a live one
+	 * took its megaflow and is live. */
+	uint32_t took_prev;
+	uint32_t emc_missed = 0;	/* bit i: looked up in the EMC, missed */
 	/* Packets 1, 4, 8, ... compare keys with the one before (no alias
 	 * without the EMC: the same exact-match rule as for shared keys). */
 	const uint32_t try_bits = ctx->emc.enabled ? SAME_TRY_BITS : 0;
@@ -347,8 +353,13 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			continue;
 		}
 		/* Tried after a success and on every 4th packet, like the
-		 * pipeline's shared keys: all-distinct flows pay little. */
-		if (((alias << 1 | try_bits) >> i & 1) && key_same_as_prev(kp[i], kp[i - 1])) {
+		 * pipeline's shared keys, so all-distinct flows pay little;
+		 * and after an EMC miss: the rest of a new flow's run (TCP,
+		 * whose frames differ in IP ID and seq) then takes its
+		 * megaflow instead of missing the EMC (its key goes in only
+		 * in pass 3) and counting against it in the bypass window. */
+		if (((alias << 1 | try_bits | emc_missed << 1) >> i & 1) &&
+		    key_same_as_prev(kp[i], kp[i - 1])) {
 			alias |= 1u << i;
 			continue;
 		}
@@ -362,6 +373,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 				ehits++;
 				continue;
 			}
+			emc_missed |= 1u << i;
 		}
 		midx[nm] = (uint8_t)i;
 		mkeys[nm++] = kp[i];
@@ -392,7 +404,6 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			alias &= alias - 1;
 			/* Its predecessor went to the pipeline and was handled
 			 * there (not cached): this one looks up on its own. */
-			took_prev &= ~(1u << i);
 			if (use_emc) {
 				hs[i] = emc_hash(kp[i]);
 				lookups++;

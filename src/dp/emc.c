@@ -82,7 +82,8 @@ void emc_insert(struct emc *emc, const struct flow_key *key, uint32_t hash,
 
 	if (!emc->enabled || emc->insert_thresh == 0)
 		return;
-	/* The set's line is in cache (the lookup that missed read it). A
+	/* The set's line was read by the lookup that missed, earlier in the
+	 * same burst, so it is likely still in cache. A
 	 * free or stale way is taken always, so a few hundred flows are all
 	 * cached within their first packets; only evicting a live entry is
 	 * left to chance (insert_inv_prob), which is what keeps 100,000 flows

@@ -363,6 +363,17 @@ static void diff_run(uint64_t seed, uint32_t target_rules, uint32_t n_lookups, b
 	rng_state = seed;
 	for (int i = 0; i < N_MASKS; i++)
 		rand_mask(&masks[i]);
+	/* A few wide masks (10 words and more), for the batch lookup's
+	 * general case beside its unrolled ones. */
+	for (int i = 1; i < 4; i++) {
+		for (int j = 0; j < 3; j++) {
+			struct flow_key more;
+
+			rand_mask(&more);
+			for (size_t w = 0; w < FLOW_U64S; w++)
+				flow_u64_mut(&masks[i])[w] |= flow_u64(&more)[w];
+		}
+	}
 	memset(&masks[0], 0, sizeof(masks[0]));	/* a catch-all subtable */
 	assert_int_equal(cls_init(&c), 0);
 
@@ -801,6 +812,26 @@ static void *cls_reader(void *arg)
 			r = cls_lookup(&cc->c, &k, NULL);
 			if (r && !flow_match_key(&r->match, &k))
 				wrong++;
+		}
+		/* The batch lookup under the same churn: a stable key always
+		 * finds a rule, and whatever it finds must match. */
+		{
+			struct flow_key bk[32];
+			const struct flow_key *bp[32];
+			const struct cls_rule *br[32];
+
+			for (int b = 0; b < 32; b++, n++) {
+				stable_key(&bk[b], (uint32_t)(salt % N_STABLE), salt);
+				salt++;
+				if (b & 1)
+					bk[b].nw_dst = htonl(0xc0a80000 | (uint32_t)(salt & 0x3ff));
+				bp[b] = &bk[b];
+			}
+			cls_lookup_first_batch(&cc->c, bp, 32, br);
+			for (int b = 0; b < 32; b++)
+				if ((br[b] && !flow_match_key(&br[b]->match, &bk[b])) ||
+				    (!(b & 1) && !br[b]))
+					wrong++;
 		}
 		rcu_quiescent_state();
 	}

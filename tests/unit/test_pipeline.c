@@ -248,8 +248,8 @@ static void differential(bool emc_on, bool adaptive)
 	for (int i = 0; i < 60; i++)
 		add_random_rule(1, prio++);
 	while (seq < N_PACKETS) {
-		struct pkt *p[8];
-		uint16_t in[8], want[8];
+		struct pkt *p[PKT_BURST];
+		uint16_t in[PKT_BURST], want[PKT_BURST];
 		struct flow_key k;
 
 		if (seq && seq % CHANGE_EVERY == 0) {
@@ -264,7 +264,7 @@ static void differential(bool emc_on, bool adaptive)
 		}
 		/* Bursts of packets from one port, as a PMD sees them. */
 		uint16_t port = (uint16_t)rnd(N_PORTS);
-		unsigned n = 1 + rnd(8);
+		unsigned n = 1 + rnd(rnd(2) ? 8 : PKT_BURST);
 
 		for (unsigned i = 0; i < n; i++) {
 			p[i] = random_packet(seq + i, &in[i]);
@@ -333,19 +333,104 @@ static void test_differential_emc_off(void **state)
 /* With the megaflow cache full, each miss is decided by the pipeline and
  * not cached; the packets after it in the burst with its key (which would
  * take its megaflow) must then look up on their own. */
+static uint32_t saved_mflow_max;
+
+/* Room for the ids already handed out and 4 more: with few ids freed so
+ * far (the test runs first), the cache is then full at once. */
+static int mflow_small(void **state)
+{
+	(void)state;
+	saved_mflow_max = dp_mflow.max_entries;
+	dp_mflow.max_entries = dp_mflow.next_id + 4;
+	return 0;
+}
+
+static int mflow_restore(void **state)
+{
+	(void)state;
+	dp_mflow.max_entries = saved_mflow_max;
+	return 0;
+}
+
 static void test_differential_mflow_full(void **state)
 {
-	uint32_t max = dp_mflow.max_entries;
 	uint64_t fails = ctx->n_upcall_fail;
 
 	(void)state;
-	/* Room for the ids already handed out and freed, and 4 more. */
-	dp_mflow.max_entries = dp_mflow.next_id + 4;
 	differential(true, false);
 	printf("megaflow cache full: %lu upcalls not cached\n",
 	       (unsigned long)(ctx->n_upcall_fail - fails));
 	assert_true(ctx->n_upcall_fail - fails > 10000);
-	dp_mflow.max_entries = max;
+}
+
+/* A UDP frame from p0 to 10.0.0.d. */
+static struct pkt *udp_to(uint8_t d, uint32_t seq)
+{
+	uint16_t in;
+	struct pkt *p = random_packet(seq, &in);
+
+	p->data[23] = 17;
+	memcpy(p->data + 26, "\x0a\x00\x00\x09\x0a\x00\x00", 7);	/* nw_src, nw_dst */
+	p->data[33] = d;
+	memcpy(p->data + 34, "\x03\xe8\x03\xe9", 4);			/* ports */
+	return p;
+}
+
+static json_int_t rule_packets(int32_t priority)
+{
+	char *argv[] = { "dump-flows", NULL };
+	struct ctl_req r;
+	json_int_t n = -1;
+	size_t i;
+	json_t *f;
+
+	reval_push_stats();
+	assert_int_equal(ctl_exec(&r, 1, argv), 0);
+	json_array_foreach(r.data, i, f)
+		if (json_integer_value(json_object_get(f, "priority")) == priority)
+			n = json_integer_value(json_object_get(f, "n_packets"));
+	ctl_req_release(&r);
+	return n;
+}
+
+/* A burst A B A B of two new flows: two upcalls (the second A and B find
+ * the megaflows their first packets installed in the same burst), and
+ * runs of megaflows that share one output (A A B B A) still count each
+ * packet to its own rule. */
+static void test_burst_megaflows(void **state)
+{
+	struct pkt *p[5];
+	uint64_t up;
+
+	(void)state;
+	reset_tables();
+	emc_set_enabled(&ctx->emc, true);
+	ctx->emc.adaptive = false;
+	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,udp,nw_dst=10.0.0.1,"
+				  "actions=output:p1"), 0);
+	assert_int_equal(fake_run("add-flow", "priority=11,in_port=p0,udp,nw_dst=10.0.0.2,"
+				  "actions=output:p1"), 0);
+	up = ctx->n_upcalls;
+	for (int i = 0; i < 4; i++)
+		p[i] = udp_to((uint8_t)(1 + (i & 1)), (uint32_t)i);
+	dp_process(ctx, ports[0], p, 4);
+	dp_flush(ctx);
+	rcu_quiescent_state();
+	assert_int_equal(ctx->n_upcalls - up, 2);
+	assert_int_equal(rule_packets(10), 2);
+	assert_int_equal(rule_packets(11), 2);
+	((struct fake *)ports[1]->priv)->n_tx = 0;
+	for (int i = 0; i < 5; i++)
+		p[i] = udp_to(i == 2 || i == 3 ? 2 : 1, (uint32_t)(10 + i));
+	dp_process(ctx, ports[0], p, 5);
+	dp_flush(ctx);
+	rcu_quiescent_state();
+	assert_int_equal(((struct fake *)ports[1]->priv)->n_tx, 5);
+	assert_int_equal(ctx->n_upcalls - up, 2);
+	assert_int_equal(rule_packets(10), 5);
+	assert_int_equal(rule_packets(11), 4);
+	assert_int_equal(pkt_pool_avail(pool), 512);
+	reset_tables();
 }
 
 /* Bursts of UDP frames from p0 that differ only in nw_dst, over n_dst values. */
@@ -484,7 +569,10 @@ static void test_del_group_meter_takes_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_differential_mflow_full),
+		/* First: the cache is made full from the ids used so far. */
+		cmocka_unit_test_setup_teardown(test_differential_mflow_full, mflow_small,
+						mflow_restore),
+		cmocka_unit_test(test_burst_megaflows),
 		cmocka_unit_test(test_add_flows_atomic),
 		cmocka_unit_test(test_counters_and_port_removal),
 		cmocka_unit_test(test_del_group_meter_takes_rules),
