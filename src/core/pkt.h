@@ -56,11 +56,14 @@ struct pkt {
 	 * tunnel packets touch it. */
 	struct pkt_tun {
 		uint64_t id;		/* host */
-		uint32_t src, dst;	/* network */
+		/* Outer addresses, network order: IPv4 in the first 4
+		 * bytes (the rest zero), IPv6 whole when v6. */
+		uint8_t src[16], dst[16];
 		uint16_t flags;		/* TNL_F_* (tnl.h) */
 		uint8_t tos, ttl;
 		uint8_t opt_len;
-		uint8_t pad[7];
+		uint8_t v6;		/* the outer header was IPv6 */
+		uint8_t pad[2];
 		uint8_t opts[16];	/* Geneve options, first 16 bytes */
 	} tun;
 	alignas(CACHE_LINE) uint8_t buf[PKT_HEADROOM + PKT_DATA_MAX];

@@ -404,6 +404,8 @@ void ofctl_format_match(struct ds *ds, const struct flow_match *m, int priority,
 	put_field(&mf, MF_TUN_ID);
 	put_field(&mf, MF_TUN_SRC);
 	put_field(&mf, MF_TUN_DST);
+	put_field(&mf, MF_TUN_IPV6_SRC);
+	put_field(&mf, MF_TUN_IPV6_DST);
 	put_field(&mf, MF_METADATA);
 	put_field(&mf, MF_IN_PORT);
 	put_vlan(&mf);

@@ -257,6 +257,7 @@ struct dpact_set_l4 {
  * Executed by tnl_push_batch. */
 #define DPACT_TNL_KEY	0x1	/* GRE: send the key (K bit) */
 #define DPACT_TNL_CSUM	0x2	/* UDP types: compute the outer UDP checksum */
+#define DPACT_TNL_IPV6	0x4	/* outer IPv6 to dst6 (src6, all zero = the uplink's) */
 struct dpact_tnl_push {
 	uint8_t type, len;
 	uint8_t tnl_type;
@@ -269,6 +270,7 @@ struct dpact_tnl_push {
 	uint8_t opt_len;	/* Geneve option bytes in opts, a multiple of 4 */
 	uint8_t pad[5];
 	uint8_t opts[16];
+	uint8_t dst6[16], src6[16];	/* DPACT_TNL_IPV6, network order */
 };
 
 #define X(e, s) _Static_assert(sizeof(s) % 8 == 0 && sizeof(s) <= 255 * 8, #e " record size");

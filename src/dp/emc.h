@@ -84,7 +84,7 @@ static inline uint32_t emc_hash(const struct flow_key *key)
 	return flow_key_hash(key);
 }
 
-/* Whole-key equality without branches per word. Spelled out in vectors: at
+/* Whole-key equality (the hashed lines: see flow.h) without branches per word. Spelled out in vectors: at
  * -O2 the compilers leave the plain loop scalar (40 xor/or pairs). */
 static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b)
 {
@@ -92,7 +92,7 @@ static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b
 	__m512i d = _mm512_setzero_si512();
 
 #pragma GCC unroll 8
-	for (size_t i = 0; i < sizeof(*a) / 64; i++)
+	for (size_t i = 0; i < FLOW_HASHED_BYTES / 64; i++)
 		d = _mm512_or_si512(d, _mm512_xor_si512(
 			_mm512_loadu_si512((const char *)a + 64 * i),
 			_mm512_loadu_si512((const char *)b + 64 * i)));
@@ -101,7 +101,7 @@ static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b
 	__m256i d = _mm256_setzero_si256();
 
 #pragma GCC unroll 16
-	for (size_t i = 0; i < sizeof(*a) / 32; i++)
+	for (size_t i = 0; i < FLOW_HASHED_BYTES / 32; i++)
 		d = _mm256_or_si256(d, _mm256_xor_si256(
 			_mm256_loadu_si256((const __m256i *)(const void *)((const char *)a + 32 * i)),
 			_mm256_loadu_si256((const __m256i *)(const void *)((const char *)b + 32 * i))));
@@ -110,7 +110,7 @@ static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b
 	const cls_u64 *x = cls_words(a), *y = cls_words(b);
 	uint64_t diff = 0;
 
-	for (size_t i = 0; i < FLOW_U64S; i++)
+	for (size_t i = 0; i < FLOW_HASHED_BYTES / 8; i++)
 		diff |= x[i] ^ y[i];
 	return diff == 0;
 #endif

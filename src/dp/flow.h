@@ -64,7 +64,7 @@ struct flow_key {
 	uint16_t tun_flags;
 	uint8_t tun_tos;
 	uint8_t tun_ttl;
-	uint32_t pad_tun;
+	uint32_t tun_v6;		/* 0, or the tunnel was IPv6: see tun_ipv6_src */
 	/* Conntrack (filled by ct()). */
 	uint32_t ct_mark;
 	uint16_t ct_zone;
@@ -105,10 +105,27 @@ struct flow_key {
 	uint16_t tcp_flags;		/* 12 bits */
 	uint16_t pad_l4;
 	uint8_t tun_opts[16];		/* Geneve options as on the wire, first 16 bytes */
-	uint8_t pad_end[12];		/* whole struct a multiple of 64 bytes */
+	uint8_t pad_end[12];		/* the first five lines end here */
+	/*
+	 * The sixth line: the outer addresses of an IPv6 tunnel (network
+	 * order; tun_src/tun_dst are the IPv4 ones). They sit outside the
+	 * FLOW_HASHED_BYTES that the EMC hashes and compares, so IPv4 and
+	 * tunnel-less packets pay nothing for them but zeroing. A key that
+	 * carries them has tun_v6 set to a number that differs from every
+	 * other such key's (flow_extract counts per thread), so no two of them
+	 * look equal in the hashed lines: the EMC never caches them (emc_insert
+	 * skips them) and a burst never shares their lookups; the megaflow
+	 * classifier, which compares whatever words a mask covers, matches
+	 * them, and a megaflow never covers tun_v6 (no field does).
+	 */
+	uint8_t tun_ipv6_src[16];
+	uint8_t tun_ipv6_dst[16];
+	uint8_t pad_v6[32];
 } __attribute__((aligned(CACHE_LINE)));
 
 #define FLOW_U64S	(sizeof(struct flow_key) / 8)
+/* What the EMC hashes and compares: every field but the sixth line. */
+#define FLOW_HASHED_BYTES	320
 
 _Static_assert(sizeof(struct flow_key) % CACHE_LINE == 0, "flow_key must fill whole lines");
 
@@ -214,6 +231,8 @@ enum mf_string {
 	X(TUN_ID,     "tun_id",     "tunnel_id", tun_id,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      true,  false) \
 	X(TUN_SRC,    "tun_src",    NULL,       tun_src,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_IPV4,     true,  true)  \
 	X(TUN_DST,    "tun_dst",    NULL,       tun_dst,   0, 0,  MFM_FULLY, MFP_NONE,   MFS_IPV4,     true,  true)  \
+	X(TUN_IPV6_SRC,"tun_ipv6_src",NULL,     tun_ipv6_src, 0, 0, MFM_FULLY, MFP_NONE, MFS_IPV6,     true,  true)  \
+	X(TUN_IPV6_DST,"tun_ipv6_dst",NULL,     tun_ipv6_dst, 0, 0, MFM_FULLY, MFP_NONE, MFS_IPV6,     true,  true)  \
 	X(TUN_FLAGS,  "tun_flags",  NULL,       tun_flags, 0, 0,  MFM_FULLY, MFP_NONE,   MFS_HEX,      false, false) \
 	X(TUN_TOS,    "tun_tos",    NULL,       tun_tos,   0, 0,  MFM_NONE,  MFP_NONE,   MFS_DECIMAL,  true,  false) \
 	X(TUN_TTL,    "tun_ttl",    NULL,       tun_ttl,   0, 0,  MFM_NONE,  MFP_NONE,   MFS_DECIMAL,  true,  false) \

@@ -350,9 +350,23 @@ bool pkt_tun_same(const struct pkt *a, const struct pkt *b)
 	_Static_assert(sizeof(a->tun.opts) == sizeof(x), "pkt_tun_same: opts");
 	memcpy(x, a->tun.opts, sizeof(x));
 	memcpy(y, b->tun.opts, sizeof(y));
-	return a->tun.id == b->tun.id && a->tun.src == b->tun.src && a->tun.dst == b->tun.dst &&
+	return a->tun.id == b->tun.id && !memcmp(a->tun.src, b->tun.src, 16) &&
+	       !memcmp(a->tun.dst, b->tun.dst, 16) && a->tun.v6 == b->tun.v6 &&
 	       a->tun.flags == b->tun.flags && a->tun.tos == b->tun.tos &&
 	       a->tun.ttl == b->tun.ttl && ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/* An IPv6 tunnel's addresses go to the key's sixth line; tun_v6 tells keys
+ * apart that the EMC would otherwise take for equal (flow.h). */
+static __attribute__((noinline)) void flow_tun6(const struct pkt *p, struct flow_key *k)
+{
+	static __thread uint32_t seq;
+
+	memcpy(k->tun_ipv6_src, p->tun.src, 16);
+	memcpy(k->tun_ipv6_dst, p->tun.dst, 16);
+	if (!++seq)
+		seq = 1;
+	k->tun_v6 = seq;
 }
 
 void flow_extract(struct pkt *p, struct flow_key *k)
@@ -365,8 +379,12 @@ void flow_extract(struct pkt *p, struct flow_key *k)
 	k->in_port = p->in_port;
 	if (unlikely(p->flags & PKT_F_TUN)) {
 		k->tun_id = p->tun.id;
-		k->tun_src = p->tun.src;
-		k->tun_dst = p->tun.dst;
+		if (unlikely(p->tun.v6)) {
+			flow_tun6(p, k);
+		} else {
+			memcpy(&k->tun_src, p->tun.src, 4);
+			memcpy(&k->tun_dst, p->tun.dst, 4);
+		}
 		k->tun_flags = p->tun.flags;
 		k->tun_tos = p->tun.tos;
 		k->tun_ttl = p->tun.ttl;
@@ -407,7 +425,8 @@ void flow_extract(struct pkt *p, struct flow_key *k)
 /* ---- hashes ---- */
 
 /*
- * flow_key_hash: the EMC's hash of the whole 320-byte key, which the EMC
+ * flow_key_hash: the EMC's hash of the key's first 320 bytes (all but the
+ * IPv6 tunnel addresses, see flow.h), which the EMC
  * then compares in full, so the hash only has to spread keys, and to be
  * cheap: it runs once per packet whenever a burst holds many flows.
  * The five 64-byte stripes are first xor-folded into one, each rotated by
@@ -430,7 +449,7 @@ static const uint64_t fkh_secret[8] = {
 };
 
 #define FKH_STRIPES	5
-_Static_assert(sizeof(struct flow_key) == FKH_STRIPES * 64, "flow_key_hash folds five stripes");
+_Static_assert(FLOW_HASHED_BYTES == FKH_STRIPES * 64, "flow_key_hash folds five stripes");
 
 static inline uint64_t avalanche64(uint64_t h)
 {
@@ -512,7 +531,7 @@ uint32_t flow_key_hash(const struct flow_key *key)
 		h += v[j ^ 1] + (x & 0xffffffffu) * (x >> 32);
 	}
 #endif
-	return (uint32_t)(avalanche64(h + sizeof(*key) * 0x9e3779b185ebca87ull) >> 32);
+	return (uint32_t)(avalanche64(h + FLOW_HASHED_BYTES * 0x9e3779b185ebca87ull) >> 32);
 }
 
 /* A small multiply-xorshift mixer (the murmur3 64-bit finaliser's shape). */

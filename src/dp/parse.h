@@ -136,14 +136,15 @@ bool pkt_tun_same(const struct pkt *a, const struct pkt *b);
 static inline bool flow_tun_same(const struct pkt *a, const struct pkt *b)
 {
 #if defined(__AVX2__)
-	_Static_assert(sizeof(a->tun) == 48, "flow_tun_same: pkt.tun is 32 + 16 bytes");
+	_Static_assert(sizeof(a->tun) == 64, "flow_tun_same: pkt.tun is 2 x 32 bytes");
 	const uint8_t *x = (const uint8_t *)&a->tun, *y = (const uint8_t *)&b->tun;
-	__m256i d = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)x),
-				     _mm256_loadu_si256((const __m256i *)(const void *)y));
-	__m128i e = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(x + 32)),
-				  _mm_loadu_si128((const __m128i *)(const void *)(y + 32)));
+	__m256i d = _mm256_or_si256(
+		_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)x),
+				 _mm256_loadu_si256((const __m256i *)(const void *)y)),
+		_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + 32)),
+				 _mm256_loadu_si256((const __m256i *)(const void *)(y + 32))));
 
-	if ((a->flags & b->flags & PKT_F_TUN) && _mm256_testz_si256(d, d) && _mm_testz_si128(e, e))
+	if ((a->flags & b->flags & PKT_F_TUN) && _mm256_testz_si256(d, d))
 		return true;
 #endif
 	return pkt_tun_same(a, b);

@@ -82,9 +82,10 @@ static bool tnl_output(struct xctx *x, uint16_t port)
 		return false;
 	wc_field(x, MF_TUN_ID);
 	wc_field(x, MF_TUN_DST);
+	wc_field(x, MF_TUN_IPV6_DST);
 	wc_field(x, MF_TUN_OPTS);
 	if (r == -EDESTADDRREQ) {
-		TRACE_NOTE(x, "output to tunnel port %u with remote_ip=flow and no tun_dst: skipped",
+		TRACE_NOTE(x, "output to tunnel port %u with remote_ip=flow and no tun_dst/tun_ipv6_dst: skipped",
 			   port);
 	} else if (r < 0) {
 		set_drop(x, XLATE_DROP_NO_MEMORY);
@@ -285,6 +286,7 @@ static void emit_set(struct xctx *x, const struct mf_field *f)
 		/* Tunnel metadata: read when an output to a tunnel port
 		 * is compiled (tnl_output). */
 		if (f->id == MF_TUN_ID || f->id == MF_TUN_SRC || f->id == MF_TUN_DST ||
+		    f->id == MF_TUN_IPV6_SRC || f->id == MF_TUN_IPV6_DST ||
 		    f->id == MF_TUN_TOS || f->id == MF_TUN_TTL || f->id == MF_TUN_OPTS)
 			return;
 		break;

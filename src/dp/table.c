@@ -186,6 +186,7 @@ bool table_field_rewritable(uint16_t id)
 	case MF_METADATA:
 	/* Tunnel metadata, read when output to a tunnel port is compiled. */
 	case MF_TUN_ID: case MF_TUN_SRC: case MF_TUN_DST: case MF_TUN_TOS: case MF_TUN_TTL:
+	case MF_TUN_IPV6_SRC: case MF_TUN_IPV6_DST:
 	case MF_TUN_OPTS:
 		return true;
 	default:

@@ -1,7 +1,8 @@
 /*
  * tnl: overlay tunnels (VXLAN, Geneve, GRE, MPLS over GRE, MPLS over UDP)
- * and the underlay they ride on (local addresses on uplink ports, routes to
- * remote tunnel endpoints, the IPv4 neighbour table and ARP).
+ * and the underlay they ride on (local IPv4 and IPv6 addresses on uplink
+ * ports, routes to remote tunnel endpoints, the neighbour table with ARP and
+ * IPv6 neighbour discovery).
  *
  * Encapsulation is a datapath action, DPACT_TNL_PUSH (dpact.h): "encap type
  * T to remote R with key K" plus the options a type needs. The pipeline
@@ -16,8 +17,8 @@
  * path (tnl_rx): a packet to a local underlay address with a tunnel's UDP
  * port or GRE protocol is stripped, its outer addresses and key go into the
  * packet's tunnel metadata (pkt.tun, then flow_key tun_*), and it enters the
- * pipeline with in_port = the tunnel port. ARP for the local address is
- * answered there too. Everything else on the uplink goes through the pipeline
+ * pipeline with in_port = the tunnel port. ARP and neighbour solicitations
+ * for the local addresses are answered there too. Everything else on the uplink goes through the pipeline
  * as usual.
  *
  * Thread-safety: configuration (tnl_* setters, tunnel port create/close,
@@ -144,9 +145,11 @@ struct tnl_decap {
 				 * length) decided all of this, as they were before
 				 * the parse; 0 when more did (a GRE checksum) */
 	uint64_t key;		/* VNI / GRE key, host */
-	uint32_t src, dst;	/* outer IPv4, network order */
+	uint32_t src, dst;	/* outer IPv4, network order (0 over IPv6) */
 	uint16_t flags;		/* TNL_F_* */
-	uint8_t tos, ttl;
+	uint8_t tos, ttl;	/* IPv6: traffic class, hop limit */
+	bool v6;		/* outer IPv6: src6/dst6 */
+	uint8_t src6[16], dst6[16];
 	uint8_t opt_len;	/* Geneve option bytes copied into opts */
 	uint8_t opts[TNL_OPTS_MAX];
 };
@@ -164,14 +167,23 @@ int tnl_decap_parse(uint8_t *d, uint32_t len, uint32_t local_ip,
 		    const uint16_t udp_ports[TNL_N_TYPES],
 		    struct tnl_decap *out);
 
-/* Outer header template for one batch: Ethernet + IPv4 + UDP/GRE + tunnel
- * header. Returns its length, or 0 if it would not fit in size. The IPv4
+/* The same over IPv6 (RFC 8200) to local_ip6: the UDP or GRE header must be
+ * the first next header (an extension header is TNL_DROP_IP6_EXT, a fragment
+ * TNL_DROP_FRAG); a UDP checksum is required (RFC 8200 8.1; zero is
+ * TNL_DROP_UDP6_ZERO_CSUM, RFC 6936 lets both ends agree otherwise, we do
+ * not) and verified. 1 when not IPv6 to local_ip6. */
+int tnl_decap_parse6(uint8_t *d, uint32_t len, const uint8_t local_ip6[16],
+		     const uint16_t udp_ports[TNL_N_TYPES], struct tnl_decap *out);
+
+/* Outer header template for one batch: Ethernet + IPv4 (IPv6 when the
+ * record has DPACT_TNL_IPV6) + UDP/GRE + tunnel header. Returns its length, or 0 if it would not fit in size. The IPv4
  * total length, checksum, UDP length and source port are left for
  * the datapath to fill per packet (tnl_priv.h, tnl_hdr_finish). */
 struct tnl_hdr_params {
 	const struct dpact_tnl_push *a;
 	const uint8_t *dst_mac, *src_mac;
 	uint32_t src_ip;		/* network order */
+	const uint8_t *src_ip6;		/* IPv6 records */
 };
 size_t tnl_hdr_build(const struct tnl_hdr_params *hp, uint8_t *hdr, size_t size);
 /* The folded IPv4 header sum of the template (total length 0). */
@@ -200,7 +212,13 @@ uint16_t tnl_entropy_port_frame(const uint8_t *d, uint32_t len);
 	X(NO_HEADROOM,     "tnl_no_headroom")        /* not enough room for the outer headers */ \
 	X(MPLS_NOT_L3,     "tnl_mpls_not_l3")        /* MPLS tunnel given a non-IP, non-MPLS frame */ \
 	X(ARP_BAD,         "underlay_arp_bad")       /* ARP to our address, malformed */ \
-	X(NO_BUF,          "tnl_no_buf")             /* pool empty for an ARP request/copy */
+	X(NO_BUF,          "tnl_no_buf")             /* pool empty for an ARP request/copy */ \
+	X(BAD_IP6,         "tnl_bad_ipv6")           /* outer IPv6 version/payload length */ \
+	X(IP6_EXT,         "tnl_ipv6_ext_header")    /* outer IPv6 extension header before UDP/GRE */ \
+	X(UDP6_ZERO_CSUM,  "tnl_udp6_zero_csum")     /* UDP over IPv6 with checksum 0 (RFC 6936) */ \
+	X(BAD_UDP_CSUM,    "tnl_bad_udp_csum")       /* UDP over IPv6, checksum wrong */ \
+	X(ND_BAD,          "underlay_nd_bad")        /* NS/NA: hop limit, checksum, length, options */ \
+	X(NO_LOCAL6,       "tnl_no_local_ipv6")      /* IPv6 encap out of an uplink with no IPv6 */
 
 enum tnl_drop {
 #define X(e, s) TNL_DROP_##e,
@@ -214,6 +232,22 @@ extern const char *const tnl_drop_names[TNL_DROP_MAX];
 void tnl_stats_json(json_t *obj);
 
 /* ---- underlay (control thread) ---- */
+
+/* Everything underlay-set gives an uplink, applied in one step. */
+struct tnl_underlay_args {
+	uint32_t ip, gw;		/* network order; ip 0 = no IPv4 */
+	uint8_t plen, plen6;
+	bool has_ip6, has_gw6;
+	uint8_t ip6[16], gw6[16];
+	const uint8_t *mac;		/* NULL = the kernel device's */
+	uint16_t mtu;
+};
+int tnl_underlay_apply(struct port *port, const struct tnl_underlay_args *ua, char *err,
+		       size_t errlen);
+int tnl_route6_add(const uint8_t prefix[16], uint8_t plen, const uint8_t *gw, struct port *port,
+		   char *err, size_t errlen);
+int tnl_route6_del(const uint8_t prefix[16], uint8_t plen);
+int tnl_neigh_add6(const uint8_t ip6[16], const uint8_t mac[6], struct port *port);
 
 /* Give uplink port an address (ip/plen, network order) with optional
  * default gateway gw (0 = none) and MAC (NULL = the kernel device's). 0 or

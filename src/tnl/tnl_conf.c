@@ -40,6 +40,13 @@ static int route_cmp(const void *x, const void *y)
 	return (int)b->plen - (int)a->plen;
 }
 
+static int route6_cmp(const void *x, const void *y)
+{
+	const struct tnl_route6 *a = x, *b = y;
+
+	return (int)b->plen - (int)a->plen;
+}
+
 /* Rebuild the lookup indexes from the arrays. */
 void tnl_conf_reindex(struct tnl_conf *c)
 {
@@ -56,6 +63,7 @@ void tnl_conf_reindex(struct tnl_conf *c)
 			c->udp_ports[p->type] = p->dst_port;
 	}
 	qsort(c->routes, c->n_routes, sizeof(c->routes[0]), route_cmp);
+	qsort(c->routes6, c->n_routes6, sizeof(c->routes6[0]), route6_cmp);
 }
 
 static void (*conf_listeners[4])(void);
@@ -119,6 +127,28 @@ const struct tnl_route *tnl_route_lookup(const struct tnl_conf *c, uint32_t dst)
 	return NULL;
 }
 
+/* a & the plen-bit prefix mask, into out. */
+static void mask6(const uint8_t a[16], uint8_t plen, uint8_t out[16])
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
+
+		out[i] = bits >= 8 ? a[i] : (uint8_t)(a[i] & (0xff00 >> bits));
+	}
+}
+
+const struct tnl_route6 *tnl_route6_lookup(const struct tnl_conf *c, const uint8_t dst[16])
+{
+	for (uint16_t i = 0; i < c->n_routes6; i++) {
+		uint8_t m[16];
+
+		mask6(dst, c->routes6[i].plen, m);
+		if (!memcmp(m, c->routes6[i].prefix, 16))
+			return &c->routes6[i];
+	}
+	return NULL;
+}
+
 static uint32_t plen_mask(uint8_t plen)
 {
 	return plen ? htonl(~0u << (32 - plen)) : 0;
@@ -174,6 +204,17 @@ static void uplink_remove(struct tnl_conf *c, int i)
 		c->routes[k++] = rt;
 	}
 	c->n_routes = k;
+	k = 0;
+	for (uint16_t r = 0; r < c->n_routes6; r++) {
+		struct tnl_route6 rt = c->routes6[r];
+
+		if (rt.uplink == i)
+			continue;
+		if (rt.uplink > i)
+			rt.uplink--;
+		c->routes6[k++] = rt;
+	}
+	c->n_routes6 = k;
 	memmove(&c->uplinks[i], &c->uplinks[i + 1],
 		(size_t)(c->n_uplinks - i - 1) * sizeof(c->uplinks[0]));
 	c->n_uplinks--;
@@ -192,29 +233,90 @@ static bool route_put(struct tnl_conf *c, const struct tnl_route *rt)
 	return true;
 }
 
+static bool route6_put(struct tnl_conf *c, const struct tnl_route6 *rt)
+{
+	for (uint16_t r = 0; r < c->n_routes6; r++)
+		if (!memcmp(c->routes6[r].prefix, rt->prefix, 16) && c->routes6[r].plen == rt->plen) {
+			c->routes6[r] = *rt;
+			return true;
+		}
+	if (c->n_routes6 == TNL_MAX_ROUTES)
+		return false;
+	c->routes6[c->n_routes6++] = *rt;
+	return true;
+}
+
 int tnl_underlay_set(struct port *port, uint32_t ip, uint8_t plen, uint32_t gw,
 		     const uint8_t *mac, uint16_t mtu, char *err, size_t errlen)
 {
+	struct tnl_underlay_args ua = { .ip = ip, .plen = plen, .gw = gw, .mac = mac, .mtu = mtu };
+
+	return tnl_underlay_apply(port, &ua, err, errlen);
+}
+
+/* The IPv6 half of underlay-set: checks, then the connected (and default)
+ * routes into c. 0 or -errno with err. */
+static int underlay6_put(struct tnl_conf *c, const struct tnl_underlay_args *ua, uint8_t uplink,
+			 char *err, size_t errlen)
+{
+	struct tnl_route6 conn = { .plen = ua->plen6, .uplink = uplink, .connected = true };
+	struct tnl_route6 def = { .uplink = uplink, .connected = true };
+	uint8_t g[16];
+
+	mask6(ua->ip6, ua->plen6, conn.prefix);
+	if (ua->has_gw6) {
+		mask6(ua->gw6, ua->plen6, g);
+		if (memcmp(g, conn.prefix, 16)) {
+			snprintf(err, errlen, "IPv6 gateway is not inside the %u-bit subnet of the address",
+				 ua->plen6);
+			return -EINVAL;
+		}
+		memcpy(def.gw, ua->gw6, 16);
+	}
+	for (uint16_t k = 0; k < c->n_uplinks; k++)
+		if (c->uplinks[k].has_ip6 && !memcmp(c->uplinks[k].ip6, ua->ip6, 16)) {
+			snprintf(err, errlen, "address already on %s", c->uplinks[k].port->name);
+			return -EEXIST;
+		}
+	if (!route6_put(c, &conn) || (ua->has_gw6 && !route6_put(c, &def))) {
+		snprintf(err, errlen, "IPv6 route table full (%d)", TNL_MAX_ROUTES);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int tnl_underlay_apply(struct port *port, const struct tnl_underlay_args *ua, char *err,
+		       size_t errlen)
+{
 	struct tnl_conf *c;
-	struct tnl_uplink u = { .port = port, .ip = ip, .plen = plen, .gw = gw,
-				.mtu = mtu ? mtu : 1500 };
-	struct tnl_route conn = { .prefix = ip & plen_mask(plen), .mask = plen_mask(plen),
-				  .plen = plen, .connected = true };
-	struct tnl_route def = { .gw = gw, .connected = true };
-	int i;
+	struct tnl_uplink u = { .port = port, .ip = ua->ip, .plen = ua->plen, .gw = ua->gw,
+				.mtu = ua->mtu ? ua->mtu : 1500, .has_ip6 = ua->has_ip6,
+				.has_gw6 = ua->has_gw6, .plen6 = ua->plen6 };
+	struct tnl_route conn = { .prefix = ua->ip & plen_mask(ua->plen),
+				  .mask = plen_mask(ua->plen), .plen = ua->plen, .connected = true };
+	struct tnl_route def = { .gw = ua->gw, .connected = true };
+	int i, rc;
 
 	if (tnl_port_is_tunnel(port)) {
 		snprintf(err, errlen, "a tunnel port cannot carry the underlay");
 		return -EINVAL;
 	}
-	if (mac) {
-		memcpy(u.mac, mac, 6);
+	if (!ua->ip && !ua->has_ip6) {
+		snprintf(err, errlen, "an IPv4 or IPv6 address is required");
+		return -EINVAL;
+	}
+	if (ua->mac) {
+		memcpy(u.mac, ua->mac, 6);
 	} else if (port_dev_mac(port, u.mac) < 0) {
 		snprintf(err, errlen, "no kernel device MAC for %s: give mac=", port->name);
 		return -EINVAL;
 	}
-	if (gw && (gw & conn.mask) != conn.prefix) {
-		snprintf(err, errlen, "gateway is not inside %u-bit subnet of the address", plen);
+	if (ua->has_ip6) {
+		memcpy(u.ip6, ua->ip6, 16);
+		memcpy(u.gw6, ua->gw6, 16);
+	}
+	if (ua->gw && (!ua->ip || (ua->gw & conn.mask) != conn.prefix)) {
+		snprintf(err, errlen, "gateway is not inside %u-bit subnet of the address", ua->plen);
 		return -EINVAL;
 	}
 	c = tnl_conf_copy();
@@ -223,8 +325,8 @@ int tnl_underlay_set(struct port *port, uint32_t ip, uint8_t plen, uint32_t gw,
 	i = uplink_index(c, port);
 	if (i >= 0)
 		uplink_remove(c, i);
-	for (uint16_t k = 0; k < c->n_uplinks; k++)
-		if (c->uplinks[k].ip == ip) {
+	for (uint16_t k = 0; ua->ip && k < c->n_uplinks; k++)
+		if (c->uplinks[k].ip == ua->ip) {
 			snprintf(err, errlen, "address already on %s", c->uplinks[k].port->name);
 			free(c);
 			return -EEXIST;
@@ -235,12 +337,16 @@ int tnl_underlay_set(struct port *port, uint32_t ip, uint8_t plen, uint32_t gw,
 		return -ENOSPC;
 	}
 	conn.uplink = def.uplink = (uint8_t)c->n_uplinks;
-	c->uplinks[c->n_uplinks++] = u;
-	if (!route_put(c, &conn) || (gw && !route_put(c, &def))) {
+	if (ua->ip && (!route_put(c, &conn) || (ua->gw && !route_put(c, &def)))) {
 		snprintf(err, errlen, "route table full (%d)", TNL_MAX_ROUTES);
 		free(c);
 		return -ENOSPC;
 	}
+	if (ua->has_ip6 && (rc = underlay6_put(c, ua, (uint8_t)c->n_uplinks, err, errlen)) < 0) {
+		free(c);
+		return rc;
+	}
+	c->uplinks[c->n_uplinks++] = u;
 	tnl_conf_publish(c);
 	return 0;
 }
@@ -285,6 +391,55 @@ int tnl_route_add(uint32_t prefix, uint8_t plen, uint32_t gw, struct port *port,
 	return 0;
 }
 
+int tnl_route6_add(const uint8_t prefix[16], uint8_t plen, const uint8_t *gw, struct port *port,
+		   char *err, size_t errlen)
+{
+	struct tnl_route6 rt = { .plen = plen };
+	struct tnl_conf *c;
+	int i = conf_cur ? uplink_index(conf_cur, port) : -1;
+
+	if (i < 0 || !conf_cur->uplinks[i].has_ip6) {
+		snprintf(err, errlen, "%s has no IPv6 underlay address (underlay-set first)",
+			 port->name);
+		return -ENOENT;
+	}
+	mask6(prefix, plen, rt.prefix);
+	if (gw)
+		memcpy(rt.gw, gw, 16);
+	c = tnl_conf_copy();
+	if (!c)
+		return -ENOMEM;
+	rt.uplink = (uint8_t)i;
+	if (!route6_put(c, &rt)) {
+		snprintf(err, errlen, "IPv6 route table full (%d)", TNL_MAX_ROUTES);
+		free(c);
+		return -ENOSPC;
+	}
+	tnl_conf_publish(c);
+	return 0;
+}
+
+int tnl_route6_del(const uint8_t prefix[16], uint8_t plen)
+{
+	struct tnl_conf *c;
+	uint8_t p[16];
+
+	mask6(prefix, plen, p);
+	for (uint16_t r = 0; conf_cur && r < conf_cur->n_routes6; r++) {
+		if (memcmp(conf_cur->routes6[r].prefix, p, 16) || conf_cur->routes6[r].plen != plen)
+			continue;
+		c = tnl_conf_copy();
+		if (!c)
+			return -ENOMEM;
+		memmove(&c->routes6[r], &c->routes6[r + 1],
+			(size_t)(c->n_routes6 - r - 1) * sizeof(c->routes6[0]));
+		c->n_routes6--;
+		tnl_conf_publish(c);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int tnl_route_del(uint32_t prefix, uint8_t plen)
 {
 	struct tnl_conf *c;
@@ -313,6 +468,14 @@ static json_t *ip_json(uint32_t ip)
 	return json_string(s);
 }
 
+static json_t *ip6_json(const uint8_t *a)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, a, s, sizeof(s));
+	return json_string(s);
+}
+
 json_t *tnl_underlay_json(void)
 {
 	json_t *o = json_object(), *ups = json_array(), *rts = json_array(), *st = json_object();
@@ -324,10 +487,15 @@ json_t *tnl_underlay_json(void)
 
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", u->mac[0], u->mac[1],
 			 u->mac[2], u->mac[3], u->mac[4], u->mac[5]);
-		json_array_append_new(ups, json_pack("{s:s,s:o,s:i,s:o,s:s,s:i}", "port",
-						     u->port->name, "ip", ip_json(u->ip), "plen",
-						     u->plen, "gw", u->gw ? ip_json(u->gw) : json_null(),
-						     "mac", mac, "mtu", u->mtu));
+		json_t *e = json_pack("{s:s,s:o,s:i,s:o,s:s,s:i}", "port", u->port->name, "ip",
+				      u->ip ? ip_json(u->ip) : json_null(), "plen", u->plen, "gw",
+				      u->gw ? ip_json(u->gw) : json_null(), "mac", mac, "mtu",
+				      u->mtu);
+
+		json_object_set_new(e, "ip6", u->has_ip6 ? ip6_json(u->ip6) : json_null());
+		json_object_set_new(e, "plen6", json_integer(u->plen6));
+		json_object_set_new(e, "gw6", u->has_gw6 ? ip6_json(u->gw6) : json_null());
+		json_array_append_new(ups, e);
 	}
 	for (uint16_t i = 0; c && i < c->n_routes; i++) {
 		const struct tnl_route *r = &c->routes[i];
@@ -336,6 +504,15 @@ json_t *tnl_underlay_json(void)
 						     ip_json(r->prefix), "plen", r->plen, "via",
 						     r->gw ? ip_json(r->gw) : json_null(), "port",
 						     c->uplinks[r->uplink].port->name,
+						     "connected", r->connected));
+	}
+	for (uint16_t i = 0; c && i < c->n_routes6; i++) {
+		const struct tnl_route6 *r = &c->routes6[i];
+
+		json_array_append_new(rts, json_pack("{s:o,s:i,s:o,s:s,s:b}", "prefix",
+						     ip6_json(r->prefix), "plen", r->plen, "via",
+						     ip6_is_zero(r->gw) ? json_null() : ip6_json(r->gw),
+						     "port", c->uplinks[r->uplink].port->name,
 						     "connected", r->connected));
 	}
 	tnl_stats_json(st);
@@ -348,6 +525,7 @@ json_t *tnl_underlay_json(void)
 void tnl_stats_json(json_t *o)
 {
 	uint64_t d[TNL_DROP_MAX] = { 0 }, enc = 0, dec = 0, rep = 0, lrn = 0, req = 0, reu = 0;
+	uint64_t nrep = 0, nlrn = 0, nreq = 0;
 
 	for (unsigned p = 0; p < DPACT_PMD_MAX; p++) {
 		const struct tnl_pmd_stats *s = &tnl_stats[p];
@@ -360,6 +538,9 @@ void tnl_stats_json(json_t *o)
 		lrn += COUNTER_READ(s->arp_learned);
 		req += COUNTER_READ(s->arp_requests);
 		reu += COUNTER_READ(s->decap_reused);
+		nrep += COUNTER_READ(s->nd_replied);
+		nlrn += COUNTER_READ(s->nd_learned);
+		nreq += COUNTER_READ(s->nd_requests);
 	}
 	json_object_set_new(o, "encap", json_integer((json_int_t)enc));
 	json_object_set_new(o, "decap", json_integer((json_int_t)dec));
@@ -367,6 +548,9 @@ void tnl_stats_json(json_t *o)
 	json_object_set_new(o, "arp_replied", json_integer((json_int_t)rep));
 	json_object_set_new(o, "arp_learned", json_integer((json_int_t)lrn));
 	json_object_set_new(o, "arp_requests", json_integer((json_int_t)req));
+	json_object_set_new(o, "nd_replied", json_integer((json_int_t)nrep));
+	json_object_set_new(o, "nd_learned", json_integer((json_int_t)nlrn));
+	json_object_set_new(o, "nd_solicits", json_integer((json_int_t)nreq));
 	for (unsigned r = 1; r < TNL_DROP_MAX; r++)
 		json_object_set_new(o, tnl_drop_names[r], json_integer((json_int_t)d[r]));
 }

@@ -1,7 +1,8 @@
 /*
  * Underlay commands: underlay-set, underlay-del, underlay-route-add,
  * underlay-route-del, underlay-show, underlay-neigh-add, underlay-neigh-show,
- * underlay-neigh-flush.
+ * underlay-neigh-flush. Addresses, prefixes and gateways are IPv4 or IPv6
+ * literals in the same commands; an uplink may have one of each.
  * (Tunnel ports themselves are made with add-port.)
  */
 #include <arpa/inet.h>
@@ -12,28 +13,38 @@
 #include "../ctl/ctl.h"
 #include "tnl_priv.h"
 
-/* "A.B.C.D/LEN" (LEN required when need_len) into network-order ip. */
-static int parse_prefix(const char *s, uint32_t *ip, uint8_t *plen, bool need_len)
+/* "A.B.C.D/LEN" or "IPV6/LEN" (LEN required when need_len; without it the
+ * full length) into a network-order address: 4 (ip4) or 6 (ip6), or
+ * -EINVAL. */
+static int parse_any(const char *s, uint32_t *ip4, uint8_t ip6[16], uint8_t *plen, bool need_len)
 {
-	char buf[INET_ADDRSTRLEN + 4];
+	char buf[INET6_ADDRSTRLEN + 4];
 	char *slash;
-	unsigned long long n = 32;
+	unsigned long long n;
+	int af = strchr(s, ':') ? 6 : 4;
 
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
+	n = af == 6 ? 128 : 32;
 	slash = strchr(buf, '/');
 	if (slash) {
 		*slash = '\0';
-		if (parse_uint(slash + 1, 0, 32, &n) < 0)
+		if (parse_uint(slash + 1, 0, n, &n) < 0)
 			return -EINVAL;
 	} else if (need_len) {
 		return -EINVAL;
 	}
-	if (inet_pton(AF_INET, buf, ip) != 1)
+	if (af == 6 ? inet_pton(AF_INET6, buf, ip6) != 1 : inet_pton(AF_INET, buf, ip4) != 1)
 		return -EINVAL;
 	*plen = (uint8_t)n;
-	return 0;
+	return af;
+}
+
+/* A unicast IPv6 address usable as our own or a neighbour's. */
+static bool ip6_unicast(const uint8_t a[16])
+{
+	return a[0] != 0xff && !ip6_is_zero(a);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -60,11 +71,37 @@ static struct port *find_port(struct ctl_req *req, const char *name, int *rc)
 	return p;
 }
 
+/* One ip= or gw= of underlay-set: an IPv4 or an IPv6 one, at most one of
+ * each. 0 or -EINVAL. */
+static int underlay_addr(struct tnl_underlay_args *ua, const char *v, bool gw)
+{
+	uint32_t a4 = 0;
+	uint8_t a6[16], plen;
+	int af = parse_any(v, &a4, a6, &plen, !gw);
+
+	if (af == 4 && a4 && !(gw ? ua->gw : ua->ip) && (!gw || plen == 32)) {
+		*(gw ? &ua->gw : &ua->ip) = a4;
+		if (!gw)
+			ua->plen = plen;
+		return 0;
+	}
+	if (af != 6 || !ip6_unicast(a6) || (gw ? ua->has_gw6 : ua->has_ip6) || (gw && plen != 128))
+		return -EINVAL;
+	if (gw) {
+		memcpy(ua->gw6, a6, 16);
+		ua->has_gw6 = true;
+	} else {
+		memcpy(ua->ip6, a6, 16);
+		ua->plen6 = plen;
+		ua->has_ip6 = true;
+	}
+	return 0;
+}
+
 static int cmd_underlay_set(struct ctl_req *req)
 {
-	uint32_t ip = 0, gw = 0;
-	uint8_t plen = 0, mac[6], gl;
-	bool have_ip = false, have_mac = false;
+	struct tnl_underlay_args ua = { 0 };
+	uint8_t mac[6];
 	unsigned long long mtu = 1500;
 	char err[256] = "";
 	struct port *port;
@@ -76,23 +113,31 @@ static int cmd_underlay_set(struct ctl_req *req)
 	for (int i = 2; i < req->argc; i++) {
 		const char *a = req->argv[i];
 
-		if (!strncmp(a, "ip=", 3) && parse_prefix(a + 3, &ip, &plen, true) == 0 && ip)
-			have_ip = true;
-		else if (!strncmp(a, "gw=", 3) && parse_prefix(a + 3, &gw, &gl, false) == 0 &&
-			 gl == 32)
+		if (!strncmp(a, "ip=", 3) && underlay_addr(&ua, a + 3, false) == 0)
+			;
+		else if (!strncmp(a, "gw=", 3) && underlay_addr(&ua, a + 3, true) == 0)
 			;
 		else if (!strncmp(a, "mac=", 4) && parse_mac(a + 4, mac) == 0)
-			have_mac = true;
+			ua.mac = mac;
 		else if (!strncmp(a, "mtu=", 4) && parse_uint(a + 4, 576, 9000, &mtu) == 0)
 			;
 		else
-			return ctl_error(req, EINVAL, "%s: bad argument '%s' (ip=A.B.C.D/LEN, gw=A.B.C.D, mac=MAC, mtu=576..9000)",
+			return ctl_error(req, EINVAL, "%s: bad argument '%s' (ip=A.B.C.D/LEN and/or ip=IPV6/LEN, gw=A.B.C.D, gw=IPV6, mac=MAC, mtu=576..9000)",
 					 port->name, a);
 	}
-	if (!have_ip)
-		return ctl_error(req, EINVAL, "%s: ip=A.B.C.D/LEN is required", port->name);
-	rc = tnl_underlay_set(port, ip, plen, gw, have_mac ? mac : NULL, (uint16_t)mtu, err,
-			      sizeof(err));
+	if (!ua.ip && !ua.has_ip6)
+		return ctl_error(req, EINVAL, "%s: ip=A.B.C.D/LEN or ip=IPV6/LEN is required",
+				 port->name);
+	if ((ua.gw && !ua.ip) || (ua.has_gw6 && !ua.has_ip6))
+		return ctl_error(req, EINVAL, "%s: a gateway needs an address of its family",
+				 port->name);
+	/* IPv6 needs room for the 20 more bytes of its header (RFC 8200
+	 * asks every link for 1280). */
+	if (ua.has_ip6 && mtu < 1280)
+		return ctl_error(req, EINVAL, "%s: mtu=%llu: IPv6 needs at least 1280", port->name,
+				 mtu);
+	ua.mtu = (uint16_t)mtu;
+	rc = tnl_underlay_apply(port, &ua, err, sizeof(err));
 	if (rc < 0)
 		return ctl_error(req, -rc, "%s: %s", port->name, err[0] ? err : strerror(-rc));
 	return 0;
@@ -116,20 +161,26 @@ static int cmd_underlay_del(struct ctl_req *req)
 static int cmd_route_add(struct ctl_req *req)
 {
 	uint32_t pfx, gw = 0;
-	uint8_t plen, gl;
+	uint8_t plen, gl, p6[16], g6[16];
 	struct port *port;
 	char err[256] = "";
-	int rc;
+	int rc, af;
 
-	if (parse_prefix(req->argv[1], &pfx, &plen, true) < 0)
-		return ctl_error(req, EINVAL, "%s: not A.B.C.D/LEN", req->argv[1]);
+	af = parse_any(req->argv[1], &pfx, p6, &plen, true);
+	if (af < 0)
+		return ctl_error(req, EINVAL, "%s: not A.B.C.D/LEN or IPV6/LEN", req->argv[1]);
 	port = find_port(req, req->argv[2], &rc);
 	if (!port)
 		return rc;
 	if (req->argc > 3 && (strncmp(req->argv[3], "via=", 4) ||
-			      parse_prefix(req->argv[3] + 4, &gw, &gl, false) < 0 || gl != 32))
-		return ctl_error(req, EINVAL, "%s: not via=A.B.C.D", req->argv[3]);
-	rc = tnl_route_add(pfx, plen, gw, port, err, sizeof(err));
+			      parse_any(req->argv[3] + 4, &gw, g6, &gl, false) != af ||
+			      gl != (af == 6 ? 128 : 32) || (af == 6 && !ip6_unicast(g6))))
+		return ctl_error(req, EINVAL, "%s: not via=%s", req->argv[3],
+				 af == 6 ? "IPV6" : "A.B.C.D");
+	if (af == 6)
+		rc = tnl_route6_add(p6, plen, req->argc > 3 ? g6 : NULL, port, err, sizeof(err));
+	else
+		rc = tnl_route_add(pfx, plen, gw, port, err, sizeof(err));
 	if (rc < 0)
 		return ctl_error(req, -rc, "%s: %s", req->argv[1], err[0] ? err : strerror(-rc));
 	return 0;
@@ -138,11 +189,12 @@ static int cmd_route_add(struct ctl_req *req)
 static int cmd_route_del(struct ctl_req *req)
 {
 	uint32_t pfx;
-	uint8_t plen;
+	uint8_t plen, p6[16];
+	int af = parse_any(req->argv[1], &pfx, p6, &plen, true);
 
-	if (parse_prefix(req->argv[1], &pfx, &plen, true) < 0)
-		return ctl_error(req, EINVAL, "%s: not A.B.C.D/LEN", req->argv[1]);
-	if (tnl_route_del(pfx, plen) < 0)
+	if (af < 0)
+		return ctl_error(req, EINVAL, "%s: not A.B.C.D/LEN or IPV6/LEN", req->argv[1]);
+	if ((af == 6 ? tnl_route6_del(p6, plen) : tnl_route_del(pfx, plen)) < 0)
 		return ctl_error(req, ENOENT, "%s: no such underlay route", req->argv[1]);
 	return 0;
 }
@@ -157,13 +209,22 @@ static int cmd_underlay_show(struct ctl_req *req)
 	json_array_foreach(json_object_get(o, "uplinks"), i, e) {
 		json_t *gw = json_object_get(e, "gw");
 
-		ctl_printf(req, "%s: %s/%lld mac %s mtu %lld%s%s\n",
-			   json_string_value(json_object_get(e, "port")),
-			   json_string_value(json_object_get(e, "ip")),
-			   json_integer_value(json_object_get(e, "plen")),
+		json_t *ip = json_object_get(e, "ip"), *ip6 = json_object_get(e, "ip6");
+		json_t *gw6 = json_object_get(e, "gw6");
+
+		ctl_printf(req, "%s:", json_string_value(json_object_get(e, "port")));
+		if (json_is_string(ip))
+			ctl_printf(req, " %s/%lld", json_string_value(ip),
+				   json_integer_value(json_object_get(e, "plen")));
+		if (json_is_string(ip6))
+			ctl_printf(req, " %s/%lld", json_string_value(ip6),
+				   json_integer_value(json_object_get(e, "plen6")));
+		ctl_printf(req, " mac %s mtu %lld%s%s%s%s\n",
 			   json_string_value(json_object_get(e, "mac")),
 			   json_integer_value(json_object_get(e, "mtu")),
-			   json_is_string(gw) ? " gw " : "", json_is_string(gw) ? json_string_value(gw) : "");
+			   json_is_string(gw) ? " gw " : "", json_is_string(gw) ? json_string_value(gw) : "",
+			   json_is_string(gw6) ? " gw " : "",
+			   json_is_string(gw6) ? json_string_value(gw6) : "");
 	}
 	ctl_printf(req, "routes:\n");
 	json_array_foreach(json_object_get(o, "routes"), i, e) {
@@ -186,19 +247,20 @@ static int cmd_underlay_show(struct ctl_req *req)
 
 static int cmd_neigh_add(struct ctl_req *req)
 {
-	uint32_t ip;
-	uint8_t plen, mac[6];
+	uint32_t ip = 0;
+	uint8_t plen, mac[6], ip6[16];
 	struct port *port;
-	int rc;
+	int rc, af = parse_any(req->argv[1], &ip, ip6, &plen, false);
 
-	if (parse_prefix(req->argv[1], &ip, &plen, false) < 0 || plen != 32 || !ip)
-		return ctl_error(req, EINVAL, "%s: not an IPv4 address", req->argv[1]);
+	if (!(af == 4 && plen == 32 && ip) && !(af == 6 && plen == 128 && ip6_unicast(ip6)))
+		return ctl_error(req, EINVAL, "%s: not an IPv4 or unicast IPv6 address",
+				 req->argv[1]);
 	if (parse_mac(req->argv[2], mac) < 0)
 		return ctl_error(req, EINVAL, "%s: not a MAC address", req->argv[2]);
 	port = find_port(req, req->argv[3], &rc);
 	if (!port)
 		return rc;
-	rc = tnl_neigh_add(ip, mac, port);
+	rc = af == 6 ? tnl_neigh_add6(ip6, mac, port) : tnl_neigh_add(ip, mac, port);
 	if (rc < 0)
 		return ctl_error(req, -rc, "%s: %s", req->argv[1],
 				 rc == -ENOSPC ? "neighbour table full" : strerror(-rc));
@@ -230,13 +292,13 @@ static int cmd_neigh_flush(struct ctl_req *req)
 }
 
 static const struct ctl_cmd tnl_cmds[] = {
-	{ "underlay-set", "PORT ip=A.B.C.D/LEN [gw=A.B.C.D] [mac=MAC] [mtu=N]", 2, 5,
-	  cmd_underlay_set, true },
+	{ "underlay-set", "PORT ip=A.B.C.D/LEN|IPV6/LEN [ip=IPV6/LEN] [gw=A.B.C.D] [gw=IPV6] [mac=MAC] [mtu=N]",
+	  2, 7, cmd_underlay_set, true },
 	{ "underlay-del", "PORT", 1, 1, cmd_underlay_del, true },
-	{ "underlay-route-add", "A.B.C.D/LEN PORT [via=A.B.C.D]", 2, 3, cmd_route_add, true },
-	{ "underlay-route-del", "A.B.C.D/LEN", 1, 1, cmd_route_del, true },
+	{ "underlay-route-add", "A.B.C.D/LEN|IPV6/LEN PORT [via=IP]", 2, 3, cmd_route_add, true },
+	{ "underlay-route-del", "A.B.C.D/LEN|IPV6/LEN", 1, 1, cmd_route_del, true },
 	{ "underlay-show", "", 0, 0, cmd_underlay_show, false },
-	{ "underlay-neigh-add", "A.B.C.D MAC PORT", 3, 3, cmd_neigh_add, true },
+	{ "underlay-neigh-add", "IP MAC PORT", 3, 3, cmd_neigh_add, true },
 	{ "underlay-neigh-show", "", 0, 0, cmd_neigh_show, false },
 	{ "underlay-neigh-flush", "", 0, 0, cmd_neigh_flush, false },
 };

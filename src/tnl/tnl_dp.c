@@ -16,7 +16,7 @@
 
 #include "tnl_priv.h"
 
-#define HDR_MAX		(ETH_HLEN + 20 + 8 + 8 + TNL_OPTS_MAX)
+#define HDR_MAX		(ETH_HLEN + IP6_HLEN + 8 + 8 + TNL_OPTS_MAX)
 #define ARP_LEN		28
 #define ARP_REQUEST	1
 #define ARP_REPLY	2
@@ -96,6 +96,9 @@ struct encap_ctx {
 	uint8_t hdr[HDR_MAX];
 	size_t hlen;
 	uint16_t ip_sum;
+	bool v6;			/* outer IPv6 (encap_one6) */
+	uint64_t sum6;			/* IPv6 UDP: the pseudo-header's addresses and
+					 * next header, unfolded */
 	uint16_t last_sport;		/* entropy port of last_k */
 	const struct flow_key *last_k;
 	uint32_t max_len;		/* longest inner frame the uplink MTU takes */
@@ -104,6 +107,51 @@ struct encap_ctx {
 	 * headers (TTL 0), so an IP packet takes it with the template. */
 	bool label_tpl;
 };
+
+/* What encap_prepare and encap_prepare6 share once the template is built. */
+static void encap_prepared(struct encap_ctx *e, const struct dpact_tnl_push *a)
+{
+	e->max_len = (uint32_t)e->up->mtu + ETH_HLEN - (uint32_t)e->hlen;
+	e->udp = is_udp_type(a->tnl_type);
+	e->mpls = is_mpls_type(a->tnl_type);
+	e->label_tpl = e->mpls && e->hlen + 4 <= sizeof(e->hdr);
+	if (e->label_tpl)
+		mpls_label(e->hdr + e->hlen, a->key, 0);
+}
+
+/* encap_prepare over IPv6: the route and neighbour of dst6, the source
+ * the record's src6 or the uplink's IPv6 address. The template is 20
+ * bytes longer, so max_len (the MTU check) is 20 bytes shorter. */
+static __attribute__((cold, noinline)) int encap_prepare6(unsigned pmd, const struct tnl_conf *c,
+							  const struct dpact_tnl_push *a,
+							  struct encap_ctx *e)
+{
+	const struct tnl_route6 *rt = tnl_route6_lookup(c, a->dst6);
+	struct tnl_hdr_params hp = { .a = a };
+	const uint8_t *nh;
+	uint8_t mac[6];
+
+	if (unlikely(!rt))
+		return TNL_DROP_NO_ROUTE;
+	e->up = &c->uplinks[rt->uplink];
+	if (unlikely(!e->up->has_ip6))
+		return TNL_DROP_NO_LOCAL6;
+	nh = ip6_is_zero(rt->gw) ? a->dst6 : rt->gw;
+	if (unlikely(!neigh_lookup6(nh, e->up->port->id, mac))) {
+		tnl_nd_solicit(pmd, e->up, nh);
+		return TNL_DROP_NEIGH_UNRES;
+	}
+	hp.dst_mac = mac;
+	hp.src_mac = e->up->mac;
+	hp.src_ip6 = ip6_is_zero(a->src6) ? e->up->ip6 : a->src6;
+	e->hlen = tnl_hdr_build(&hp, e->hdr, sizeof(e->hdr));
+	if (unlikely(!e->hlen))
+		return TNL_DROP_NO_HEADROOM;
+	e->v6 = true;
+	e->sum6 = csum_add(e->hdr + ETH_HLEN + 8, 32, 0) + IPPROTO_UDP_;
+	encap_prepared(e, a);
+	return 0;
+}
 
 /* Route, neighbour and template for one record: 0 or a drop reason. */
 static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dpact_tnl_push *a,
@@ -116,6 +164,8 @@ static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dp
 
 	if (unlikely(!c))
 		return TNL_DROP_NO_ROUTE;
+	if (unlikely(a->flags & DPACT_TNL_IPV6))
+		return encap_prepare6(pmd, c, a, e);
 	rt = tnl_route_lookup(c, a->dst);
 	if (unlikely(!rt))
 		return TNL_DROP_NO_ROUTE;
@@ -132,12 +182,7 @@ static int encap_prepare(unsigned pmd, const struct tnl_conf *c, const struct dp
 	if (unlikely(!e->hlen))
 		return TNL_DROP_NO_HEADROOM;
 	e->ip_sum = tnl_hdr_ip_sum(e->hdr);
-	e->max_len = (uint32_t)e->up->mtu + ETH_HLEN - (uint32_t)e->hlen;
-	e->udp = is_udp_type(a->tnl_type);
-	e->mpls = is_mpls_type(a->tnl_type);
-	e->label_tpl = e->mpls && e->hlen + 4 <= sizeof(e->hdr);
-	if (e->label_tpl)
-		mpls_label(e->hdr + e->hlen, a->key, 0);
+	encap_prepared(e, a);
 	return 0;
 }
 
@@ -204,9 +249,32 @@ static inline void encap_done(struct pkt *p)
 	p->gso_type = 0;
 }
 
-/* One packet: 0 or a drop reason. */
-static inline __attribute__((always_inline)) int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
-		     const struct flow_key *k)
+/* Complete an IPv6 template copied to the front of a packet of len bytes:
+ * payload length, the flow label (RFC 6438: from the inner flow's hash,
+ * the same entropy the UDP source port carries), and for the UDP types
+ * source port, length and the checksum IPv6 requires (RFC 8200 8.1; a
+ * computed 0 is sent as all ones, RFC 768). */
+static void hdr_finish6(struct encap_ctx *e, uint8_t *h, uint32_t len, uint16_t ent)
+{
+	uint16_t pl = (uint16_t)(len - ETH_HLEN - IP6_HLEN), c;
+	uint8_t *u = h + ETH_HLEN + IP6_HLEN;
+
+	wr16(h + ETH_HLEN + 4, pl);
+	wr32(h + ETH_HLEN, (rd32(h + ETH_HLEN) & 0xfff00000u) |
+			   (((uint32_t)ent << 6 ^ ent) & 0xfffffu));
+	if (!e->udp)
+		return;
+	wr16(u, ent);
+	wr16(u + 4, pl);
+	wr16(u + 6, 0);
+	c = (uint16_t)~csum_fold(csum_add_fast(u, pl, e->sum6 + pl));
+	wr16(u + 6, c ? c : 0xffff);
+}
+
+/* One packet: 0 or a drop reason. v6 (a constant where inlined): the
+ * outer header is IPv6, whose flow label takes the entropy too. */
+static inline __attribute__((always_inline)) int encap_one_af(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+		     const struct flow_key *k, bool v6)
 {
 	uint16_t sport = 0;
 	uint8_t *h;
@@ -214,7 +282,7 @@ static inline __attribute__((always_inline)) int encap_one(struct encap_ctx *e, 
 
 	if (unlikely(p->flags & PKT_F_CSUM_PARTIAL) && !finish_csum(p))
 		return TNL_DROP_BAD_HDR;
-	if (e->udp)
+	if (e->udp || v6)
 		sport = entropy_port(e, p, k);
 	if (e->mpls && (r = mpls_inner(p, a->key)))
 		return r;
@@ -224,12 +292,33 @@ static inline __attribute__((always_inline)) int encap_one(struct encap_ctx *e, 
 	h = pkt_push(p, (uint16_t)e->hlen);
 	if (unlikely(!h))
 		return TNL_DROP_NO_HEADROOM;
+	if (v6) {
+		memcpy(h, e->hdr, e->hlen);
+		hdr_finish6(e, h, p->len, sport);
+		encap_done(p);
+		p->l4_off = ETH_HLEN + IP6_HLEN;
+		return 0;
+	}
 	copy_hdr(h, e->hdr, e->hlen);
 	tnl_hdr_finish(h, p->len, e->ip_sum, sport, e->udp);
 	if (e->udp && (a->flags & DPACT_TNL_CSUM))
 		udp_csum(p);
 	encap_done(p);
 	return 0;
+}
+
+static inline __attribute__((always_inline)) int encap_one(struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt *p,
+		     const struct flow_key *k)
+{
+	return encap_one_af(e, a, p, k, false);
+}
+
+/* encap_one over IPv6, out of line: the IPv4 loops stay as they were. */
+static __attribute__((noinline)) int encap_one6(struct encap_ctx *e,
+						const struct dpact_tnl_push *a, struct pkt *p,
+						const struct flow_key *k)
+{
+	return encap_one_af(e, a, p, k, true);
 }
 
 /* encap_one out of line, for encap_one_label's exceptions. */
@@ -273,18 +362,22 @@ static int encap_one_label(struct encap_ctx *e, const struct dpact_tnl_push *a, 
 	return 0;
 }
 
-/* encap_one (label: encap_one_label) over pkts, survivors compacted at the
- * front; their number. Inlined with label a constant, so each loop calls
- * its own. */
+/* encap_one (ENCAP_LABEL: encap_one_label, ENCAP_V6: encap_one6) over
+ * pkts, survivors compacted at the front; their number. Inlined with kind
+ * a constant, so each loop calls its own. */
+enum { ENCAP_PLAIN, ENCAP_LABEL, ENCAP_V6 };
+
 static inline __attribute__((always_inline)) uint16_t
 encap_loop(unsigned pmd, struct encap_ctx *e, const struct dpact_tnl_push *a, struct pkt **pkts,
-	   const struct flow_key *const *keys, uint16_t n, bool label)
+	   const struct flow_key *const *keys, uint16_t n, int kind)
 {
 	uint16_t m = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		const struct flow_key *k = keys ? keys[i] : NULL;
-		int r = label ? encap_one_label(e, a, pkts[i], k) : encap_one(e, a, pkts[i], k);
+		int r = kind == ENCAP_LABEL ? encap_one_label(e, a, pkts[i], k) :
+			kind == ENCAP_V6 ? encap_one6(e, a, pkts[i], k) :
+					   encap_one(e, a, pkts[i], k);
 
 		if (likely(!r)) {
 			pkts[m++] = pkts[i];
@@ -311,8 +404,11 @@ static uint16_t encap_batch(unsigned pmd, const struct tnl_conf *c,
 		pkt_free_bulk(pkts, n);
 		return 0;
 	}
-	m = e.label_tpl ? encap_loop(pmd, &e, a, pkts, keys, n, true)
-			: encap_loop(pmd, &e, a, pkts, keys, n, false);
+	if (unlikely(e.v6))
+		m = encap_loop(pmd, &e, a, pkts, keys, n, ENCAP_V6);
+	else
+		m = e.label_tpl ? encap_loop(pmd, &e, a, pkts, keys, n, ENCAP_LABEL)
+				: encap_loop(pmd, &e, a, pkts, keys, n, ENCAP_PLAIN);
 	*up = e.up;
 	COUNTER_ADD(tnl_stats[pmd].encap, m);
 	if (m && a->port < PORT_MAX && c->port_idx[a->port]) {
@@ -344,7 +440,7 @@ static void push_from_cfg(const struct tnl_port_cfg *pc, uint32_t remote, uint64
 {
 	*a = (struct dpact_tnl_push){ .type = DPACT_TNL_PUSH, .tnl_type = pc->type,
 				      .port = pc->port, .dst_port = pc->dst_port, .key = key,
-				      .dst = remote, .tos = pc->tos, .ttl = pc->ttl };
+				      .dst = remote, .src = pc->local, .tos = pc->tos, .ttl = pc->ttl };
 	if (has_key && (pc->type == TNL_GRE || pc->type == TNL_MPLSOGRE))
 		a->flags |= DPACT_TNL_KEY;
 	if (pc->csum)
@@ -382,6 +478,11 @@ uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **p
 		return 0;
 	}
 	push_from_cfg(pc, pc->remote, pc->key, pc->key_mode == TNL_OPT_FIXED, &a);
+	if (pc->v6) {
+		a.flags |= DPACT_TNL_IPV6;
+		memcpy(a.dst6, pc->remote6, 16);
+		memcpy(a.src6, pc->local6, 16);
+	}
 	m = encap_batch(pmd, c, &a, pkts, NULL, n, &up);
 	return m ? port_tx_burst(up->port, qid, pkts, m) : 0;
 }
@@ -471,6 +572,194 @@ static int arp_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
 	return 1;
 }
 
+/* ---- IPv6 neighbour discovery (RFC 4861) ---- */
+
+#define ND_NS		135
+#define ND_NA		136
+#define ND_OPT_SLLA	1
+#define ND_OPT_TLLA	2
+#define NA_F_SOLICITED	0x40000000u
+#define NA_F_OVERRIDE	0x20000000u
+#define ND_LEN		(ETH_HLEN + IP6_HLEN + 24 + 8)	/* NS/NA with one link-layer option */
+
+static __thread struct { uint8_t ip[16]; uint64_t at; } solicited6[SOLICIT_SLOTS];
+
+/* The solicited-node multicast address of a (RFC 4291 2.7.1). */
+static void solicited_node(const uint8_t a[16], uint8_t m[16])
+{
+	static const uint8_t pfx[13] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
+
+	memcpy(m, pfx, 13);
+	memcpy(m + 13, a + 13, 3);
+}
+
+/* Write an NS or NA (the ICMPv6 message at f + 54 with one link-layer
+ * address option of ours) with its IPv6 header from src to dst, hop limit
+ * 255, and the checksum. */
+static void nd_fill(uint8_t *f, const struct tnl_uplink *u, const uint8_t dst[16], uint8_t type,
+		    uint32_t flags, const uint8_t target[16])
+{
+	uint8_t *ip = f + ETH_HLEN, *m = ip + IP6_HLEN;
+
+	wr16(f + 12, ETH_P_IPV6_);
+	wr32(ip, 6u << 28);
+	wr16(ip + 4, 32);
+	ip[6] = IPPROTO_ICMPV6_;
+	ip[7] = 255;			/* RFC 4861 7.1: receivers check it */
+	memcpy(ip + 8, u->ip6, 16);
+	memcpy(ip + 24, dst, 16);
+	memset(m, 0, 32);
+	m[0] = type;
+	wr32(m + 4, flags);
+	memcpy(m + 8, target, 16);
+	m[24] = type == ND_NS ? ND_OPT_SLLA : ND_OPT_TLLA;
+	m[25] = 1;			/* 8 bytes */
+	memcpy(m + 26, u->mac, 6);
+	wr16(m + 2, (uint16_t)~csum_fold(csum_add(m, 32, csum_pseudo6(ip, 32, IPPROTO_ICMPV6_))));
+}
+
+void tnl_nd_solicit(unsigned pmd, const struct tnl_uplink *u, const uint8_t ip6[16])
+{
+	uint64_t now = time_ns();
+	unsigned s = (unsigned)(ip6[15] ^ ip6[14] * 7u) % SOLICIT_SLOTS;
+	uint8_t group[16];
+	struct pkt *p;
+
+	if (!memcmp(solicited6[s].ip, ip6, 16) && now - solicited6[s].at < TNL_ARP_INTERVAL_NS)
+		return;
+	p = pkt_alloc();
+	if (unlikely(!p)) {
+		tnl_count_drop(pmd, TNL_DROP_NO_BUF, 1);
+		return;
+	}
+	memcpy(solicited6[s].ip, ip6, 16);
+	solicited6[s].at = now;
+	solicited_node(ip6, group);
+	/* 33:33 + the low 32 bits of the group (RFC 2464 7). */
+	p->data[0] = p->data[1] = 0x33;
+	memcpy(p->data + 2, group + 12, 4);
+	memcpy(p->data + 6, u->mac, 6);
+	nd_fill(p->data, u, group, ND_NS, 0, ip6);
+	p->len = ND_LEN;
+	COUNTER_ADD(tnl_stats[pmd].nd_requests, 1);
+	port_tx_burst(u->port, (uint16_t)pmd, &p, 1);
+}
+
+/* The link-layer address option of type want in the options [o, end), or
+ * NULL; -1 in *bad when an option has length 0 (RFC 4861 7.1.1: invalid). */
+static const uint8_t *nd_lladdr(const uint8_t *o, const uint8_t *end, uint8_t want, int *bad)
+{
+	const uint8_t *found = NULL;
+
+	while (o + 2 <= end) {
+		size_t l = (size_t)o[1] * 8;
+
+		if (!l || o + l > end) {
+			*bad = -1;
+			return NULL;
+		}
+		if (o[0] == want && l >= 8)
+			found = o + 2;
+		o += l;
+	}
+	return found;
+}
+
+static bool ip6_multicast(const uint8_t a[16])
+{
+	return a[0] == 0xff;
+}
+
+int tnl_nd_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
+{
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	uint8_t *ip = p->data + ETH_HLEN, *m = ip + IP6_HLEN, group[16], lla[6], src[16];
+	uint32_t plen = rd16(ip + 4);
+	const uint8_t *opt;
+	int bad = 0;
+	bool to_us = !memcmp(ip + 24, u->ip6, 16);
+
+	solicited_node(u->ip6, group);
+	if (!to_us && memcmp(ip + 24, group, 16) && memcmp(ip + 24, all_nodes, 16))
+		return 0;		/* another address, another group */
+	if (plen < 4 || ETH_HLEN + IP6_HLEN + plen > p->len)
+		goto bad;
+	if (m[0] != ND_NS && m[0] != ND_NA) {
+		if (!to_us)
+			return 0;	/* other ICMPv6 to a group: the pipeline's */
+		tnl_count_drop(pmd, TNL_DROP_LOCAL_OTHER, 1);
+		pkt_free(p);
+		return 1;
+	}
+	/* RFC 4861 7.1.1/7.1.2: hop limit 255 (nothing routed it here), a
+	 * valid checksum, code 0, 24 bytes or more, a unicast target. */
+	if (ip[7] != 255 || m[1] != 0 || plen < 24 || ip6_multicast(m + 8) ||
+	    csum_fold(csum_add(m, plen, csum_pseudo6(ip, plen, IPPROTO_ICMPV6_))) != 0xffff)
+		goto bad;
+	opt = nd_lladdr(m + 24, m + plen, m[0] == ND_NS ? ND_OPT_SLLA : ND_OPT_TLLA, &bad);
+	if (bad)
+		goto bad;
+	memcpy(src, ip + 8, 16);
+	if (m[0] == ND_NA) {
+		/* Learn the target from its link-layer option, or from the
+		 * frame's source when it has none (RFC 4861 7.2.5 allows
+		 * leaving it out on a point-to-point link). */
+		if (ip6_multicast(ip + 24) && (rd32(m + 4) & NA_F_SOLICITED))
+			goto bad;	/* 7.1.2 */
+		memcpy(lla, opt ? opt : p->data + 6, 6);
+		if (!(lla[0] & 1) && neigh_update6(m + 8, lla, u->port->id, false) == 0)
+			COUNTER_ADD(tnl_stats[pmd].nd_learned, 1);
+		pkt_free(p);
+		return 1;
+	}
+	if (memcmp(m + 8, u->ip6, 16)) {
+		/* A solicitation for another address on the link. */
+		pkt_free(p);
+		return 1;
+	}
+	if (ip6_is_zero(src)) {
+		/* Duplicate address detection of our address (7.2.4): the
+		 * answer goes to all nodes, not solicited; 7.1.1 forbids a
+		 * source link-layer option and a unicast destination here. */
+		if (opt || to_us)
+			goto bad;
+		memcpy(src, all_nodes, 16);
+		memcpy(lla, (const uint8_t[6]){ 0x33, 0x33, 0, 0, 0, 1 }, 6);
+	} else {
+		/* Learn the asker (7.2.3), as ARP learns its sender. */
+		memcpy(lla, opt ? opt : p->data + 6, 6);
+		if (opt && !(lla[0] & 1) && neigh_update6(src, lla, u->port->id, false) == 0)
+			COUNTER_ADD(tnl_stats[pmd].nd_learned, 1);
+	}
+	memcpy(p->data, lla, 6);
+	memcpy(p->data + 6, u->mac, 6);
+	nd_fill(p->data, u, src, ND_NA,
+		(ip6_multicast(src) ? 0 : NA_F_SOLICITED) | NA_F_OVERRIDE, u->ip6);
+	p->len = ND_LEN;
+	COUNTER_ADD(tnl_stats[pmd].nd_replied, 1);
+	port_tx_burst(u->port, (uint16_t)pmd, &p, 1);
+	return 1;
+bad:
+	tnl_count_drop(pmd, TNL_DROP_ND_BAD, 1);
+	pkt_free(p);
+	return 1;
+}
+
+/* An IPv6 frame on an uplink with an IPv6 address: ND (2, consumed), a
+ * tunnel packet to us (0, d filled), something to us we drop (< 0, the
+ * reason), or not ours (1). */
+static int ip6_input(unsigned pmd, const struct tnl_conf *c, const struct tnl_uplink *u,
+		     struct pkt *p, struct tnl_decap *d)
+{
+	const uint8_t *ip = p->data + ETH_HLEN;
+
+	if (p->len < ETH_HLEN + IP6_HLEN)
+		return 1;
+	if (ip[6] == IPPROTO_ICMPV6_ && p->len >= ETH_HLEN + IP6_HLEN + 4)
+		return tnl_nd_input(pmd, u, p) ? 2 : 1;
+	return tnl_decap_parse6(p->data, p->len, u->ip6, c->udp_ports, d);
+}
+
 /* ---- decapsulation ---- */
 
 /* The tunnel port that takes a decapsulated packet: same type and UDP
@@ -487,7 +776,8 @@ static const struct tnl_port_cfg *port_for(const struct tnl_conf *c, const struc
 		if (pc->type != d->type || (is_udp_type(d->type) && pc->dst_port != d->udp_dst))
 			continue;
 		if (pc->remote_mode == TNL_OPT_FIXED) {
-			if (pc->remote != d->src)
+			if (pc->v6 != d->v6 || (d->v6 ? memcmp(pc->remote6, d->src6, 16) != 0
+						      : pc->remote != d->src))
 				continue;
 			score += 2;
 		}
@@ -512,8 +802,14 @@ static void decap_meta_make(struct pkt_tun *t, const struct tnl_decap *d)
 {
 	memset(t, 0, sizeof(*t));
 	t->id = d->key;
-	t->src = d->src;
-	t->dst = d->dst;
+	if (d->v6) {
+		memcpy(t->src, d->src6, 16);
+		memcpy(t->dst, d->dst6, 16);
+		t->v6 = 1;
+	} else {
+		memcpy(t->src, &d->src, 4);
+		memcpy(t->dst, &d->dst, 4);
+	}
 	t->flags = d->flags;
 	t->tos = d->tos;
 	t->ttl = d->ttl;
@@ -533,7 +829,8 @@ static inline void decap_meta(struct pkt *p, const struct pkt_tun *t)
 static inline bool same_tunnel(const struct tnl_decap *d, const struct tnl_decap *m)
 {
 	return d->key == m->key && d->src == m->src && d->udp_dst == m->udp_dst &&
-	       d->type == m->type && ((d->flags ^ m->flags) & TNL_F_KEY) == 0;
+	       d->type == m->type && ((d->flags ^ m->flags) & TNL_F_KEY) == 0 &&
+	       d->v6 == m->v6 && (likely(!d->v6) || !memcmp(d->src6, m->src6, 16));
 }
 
 /* Hand a run of one tunnel port's packets to the pipeline, crediting the
@@ -712,9 +1009,12 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		/* Not IPv4 to our address: not ours, no parse. */
 		memcpy(&dst, p->data + ETH_HLEN + 16, 4);
 		if (et != ETH_P_IP || dst != u->ip) {
+			if (unlikely(et == ETH_P_IPV6_ && u->has_ip6))
+				goto ours;
 			pkts[keep++] = p;
 			continue;
 		}
+ours:
 		if (ref_hit(&ref, p)) {
 			reused++;
 			d = &ref.d;
@@ -726,7 +1026,13 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		}
 		if (ref_room(p))
 			memcpy(pre, p->data, REF_BYTES);
-		r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &dd[cur]);
+		if (likely(et == ETH_P_IP)) {
+			r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &dd[cur]);
+		} else {
+			r = ip6_input(pmd, c, u, p, &dd[cur]);
+			if (r == 2)
+				continue;	/* ND, consumed */
+		}
 		d = &dd[cur];
 		if (r > 0) {
 			pkts[keep++] = p;

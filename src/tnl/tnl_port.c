@@ -1,6 +1,6 @@
 /*
  * Tunnel ports, in the style of OVS's: `add-port vxlan0 vxlan
- * [remote_ip=IP|flow] [key=N|flow] [dst_port=N] [tos=N] [ttl=N] [csum=true]`
+ * [remote_ip=IP|IPV6|flow] [local_ip=IP|IPV6] [key=N|flow] [dst_port=N] [tos=N] [ttl=N] [csum=true]`
  * (and geneve, gre, mplsogre, mplsoudp). A tunnel port has no queues of its
  * own: what it receives comes from decapsulation on an uplink (tnl_rx), what
  * is sent to it is encapsulated and leaves on the uplink that routes the
@@ -36,14 +36,24 @@ static int tp_notify_fd(struct port *port, uint16_t qid)
 
 static void cfg_json(const struct tnl_port_cfg *pc, json_t *o)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	json_object_set_new(o, "tunnel_type", json_string(tnl_type_name(pc->type)));
 	if (pc->remote_mode == TNL_OPT_FIXED) {
-		inet_ntop(AF_INET, &pc->remote, ip, sizeof(ip));
+		if (pc->v6)
+			inet_ntop(AF_INET6, pc->remote6, ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET, &pc->remote, ip, sizeof(ip));
 		json_object_set_new(o, "remote_ip", json_string(ip));
 	} else {
 		json_object_set_new(o, "remote_ip", json_string("flow"));
+	}
+	if (pc->local || !ip6_is_zero(pc->local6)) {
+		if (pc->local)
+			inet_ntop(AF_INET, &pc->local, ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET6, pc->local6, ip, sizeof(ip));
+		json_object_set_new(o, "local_ip", json_string(ip));
 	}
 	if (pc->key_mode == TNL_OPT_FIXED)
 		json_object_set_new(o, "key", json_integer((json_int_t)pc->key));
@@ -94,12 +104,31 @@ static int parse_arg(struct tnl_port_cfg *pc, const char *arg, char *err, size_t
 
 #define KEY(s) (kl == strlen(s) && !strncmp(arg, s, kl))
 	if (KEY("remote_ip")) {
+		pc->v6 = false;
+		memset(pc->remote6, 0, 16);
 		if (!strcmp(v, "flow")) {
 			pc->remote_mode = TNL_OPT_FLOW;
 		} else if (inet_pton(AF_INET, v, &pc->remote) == 1 && pc->remote) {
 			pc->remote_mode = TNL_OPT_FIXED;
+		} else if (inet_pton(AF_INET6, v, pc->remote6) == 1 && !ip6_is_zero(pc->remote6) &&
+			   pc->remote6[0] != 0xff) {
+			pc->remote_mode = TNL_OPT_FIXED;
+			pc->remote = 0;
+			pc->v6 = true;
 		} else {
-			snprintf(err, errlen, "remote_ip=%s: not an IPv4 address or 'flow'", v);
+			snprintf(err, errlen, "remote_ip=%s: not an IPv4 or unicast IPv6 address or 'flow'",
+				 v);
+			return -EINVAL;
+		}
+	} else if (KEY("local_ip")) {
+		pc->local = 0;
+		memset(pc->local6, 0, 16);
+		if (!(inet_pton(AF_INET, v, &pc->local) == 1 && pc->local) &&
+		    !(inet_pton(AF_INET6, v, pc->local6) == 1 && !ip6_is_zero(pc->local6) &&
+		      pc->local6[0] != 0xff)) {
+			pc->local = 0;
+			memset(pc->local6, 0, 16);
+			snprintf(err, errlen, "local_ip=%s: not an IPv4 or unicast IPv6 address", v);
 			return -EINVAL;
 		}
 	} else if (KEY("key")) {
@@ -141,7 +170,7 @@ static int parse_arg(struct tnl_port_cfg *pc, const char *arg, char *err, size_t
 		}
 		pc->csum = !strcmp(v, "true");
 	} else {
-		snprintf(err, errlen, "unknown option '%s' (remote_ip, key, dst_port, tos, ttl, csum)",
+		snprintf(err, errlen, "unknown option '%s' (remote_ip, local_ip, key, dst_port, tos, ttl, csum)",
 			 arg);
 		return -EINVAL;
 	}
@@ -168,6 +197,15 @@ static struct port *tp_create(enum tnl_type type, const char *name, int argc, ch
 			errno = EINVAL;
 			return NULL;
 		}
+	}
+	/* A fixed remote and a local address of two families cannot make
+	 * one outer header. */
+	if (pc->remote_mode == TNL_OPT_FIXED &&
+	    ((pc->v6 && pc->local) || (!pc->v6 && !ip6_is_zero(pc->local6)))) {
+		snprintf(err, errlen, "remote_ip and local_ip are of different families");
+		free(pc);
+		errno = EINVAL;
+		return NULL;
 	}
 	if (c && c->n_ports >= TNL_MAX_PORTS) {
 		snprintf(err, errlen, "at most %d tunnel ports", TNL_MAX_PORTS);
@@ -221,18 +259,36 @@ int tnl_output_compile(uint16_t port, const struct flow_key *key, struct dpact_b
 	const struct tnl_conf *c = rcu_dereference(tnl_conf_rcu);
 	const struct tnl_port_cfg *pc;
 	struct dpact_tnl_push *a;
+	const uint8_t *dst6 = NULL;
 	uint32_t dst;
 
 	if (!c || port >= PORT_MAX || !c->port_idx[port])
 		return 0;
 	pc = &c->ports[c->port_idx[port] - 1];
-	dst = pc->remote_mode == TNL_OPT_FIXED ? pc->remote : key->tun_dst;
-	if (!dst)
+	/* The remote: the port's, else the flow's tun_dst, else its
+	 * tun_ipv6_dst (IPv4 first, as OVS takes tun_dst first). */
+	if (pc->remote_mode == TNL_OPT_FIXED) {
+		dst = pc->remote;
+		if (pc->v6)
+			dst6 = pc->remote6;
+	} else {
+		dst = key->tun_dst;
+		if (!dst && !ip6_is_zero(key->tun_ipv6_dst))
+			dst6 = key->tun_ipv6_dst;
+	}
+	if (!dst && !dst6)
 		return -EDESTADDRREQ;
 	a = tnl_encap_put(b, (enum tnl_type)pc->type, dst,
 			  pc->key_mode == TNL_OPT_FIXED ? pc->key : key->tun_id, port, pc->dst_port);
 	if (!a)
 		return -ENOMEM;
+	if (dst6) {
+		a->flags |= DPACT_TNL_IPV6;
+		memcpy(a->dst6, dst6, 16);
+		memcpy(a->src6, pc->local6, 16);
+	} else {
+		a->src = pc->local;
+	}
 	/* The outer source is always the uplink's own address, ToS and TTL
 	 * the port's: tun_src/tos/ttl of a decapsulated packet describe the
 	 * tunnel it came from, not the one it leaves by. */
@@ -281,7 +337,7 @@ struct dpact_tnl_push *tnl_encap_put(struct dpact_buf *b, enum tnl_type type, ui
 					  size_t errlen) \
 	{ return tp_create(t, name, argc, argv, err, errlen); } \
 	static struct port_kind tp_kind_##n = { #n, \
-		"[remote_ip=IP|flow] [key=N|flow] [dst_port=N] [tos=N] [ttl=N] [csum=true]", \
+		"[remote_ip=IP|IPV6|flow] [local_ip=IP|IPV6] [key=N|flow] [dst_port=N] [tos=N] [ttl=N] [csum=true]", \
 		tp_create_##n, NULL };
 TP_KIND(TNL_VXLAN, vxlan)
 TP_KIND(TNL_GENEVE, geneve)

@@ -19,8 +19,11 @@
 #define ETH_P_TEB		0x6558
 #define ETH_P_MPLS_UC		0x8847
 #define ETH_P_MPLS_MC		0x8848
+#define ETH_P_IPV6_		0x86dd
 #define IPPROTO_GRE_		47
 #define IPPROTO_UDP_		17
+#define IPPROTO_ICMPV6_		58
+#define IP6_HLEN		40
 
 struct tnl_uplink {
 	struct port *port;		/* valid while listed (removed before close) */
@@ -29,6 +32,22 @@ struct tnl_uplink {
 	uint8_t plen;
 	uint8_t mac[6];
 	uint16_t mtu;			/* IP MTU of the underlay */
+	/* IPv6 (has_ip6): the address, answered to neighbour solicitations
+	 * and used as the source of encapsulations and of our own NS. */
+	bool has_ip6, has_gw6;
+	uint8_t plen6;
+	uint8_t ip6[16];
+	uint8_t gw6[16];
+};
+
+/* An IPv6 underlay route; kept apart from the IPv4 ones so their lookup
+ * (once per encapsulated batch) stays a 32-bit compare. */
+struct tnl_route6 {
+	uint8_t prefix[16];		/* masked */
+	uint8_t gw[16];			/* all zero = on link */
+	uint8_t plen;
+	uint8_t uplink;
+	bool connected;
 };
 
 struct tnl_route {
@@ -52,6 +71,13 @@ struct tnl_port_cfg {
 	uint16_t dst_port;		/* host */
 	uint32_t remote;		/* network order, TNL_OPT_FIXED */
 	uint64_t key;			/* TNL_OPT_FIXED */
+	/* IPv6 (remote6 set with remote_ip=IPV6): remote6 is the fixed
+	 * remote instead of remote; local (local_ip=) the outer source when
+	 * set, else the routing uplink's address. */
+	bool v6;
+	uint32_t local;			/* network order, 0 = the uplink's */
+	uint8_t remote6[16];
+	uint8_t local6[16];		/* all zero = the uplink's */
 };
 
 /* Immutable once published through tnl_conf_rcu. */
@@ -60,6 +86,8 @@ struct tnl_conf {
 	uint16_t n_uplinks, n_routes, n_ports;
 	struct tnl_uplink uplinks[TNL_MAX_UPLINKS];
 	struct tnl_route routes[TNL_MAX_ROUTES];	/* longest prefix first */
+	uint16_t n_routes6;
+	struct tnl_route6 routes6[TNL_MAX_ROUTES];	/* longest prefix first */
 	struct tnl_port_cfg ports[TNL_MAX_PORTS];
 	uint8_t port_idx[PORT_MAX];	/* index + 1 in ports[], 0 = not a tunnel */
 	uint16_t udp_ports[TNL_N_TYPES];	/* a port of the type listens here (the
@@ -76,6 +104,7 @@ void tnl_conf_reindex(struct tnl_conf *c);
 
 /* PMD: the route for dst, NULL if none. */
 const struct tnl_route *tnl_route_lookup(const struct tnl_conf *c, uint32_t dst);
+const struct tnl_route6 *tnl_route6_lookup(const struct tnl_conf *c, const uint8_t dst[16]);
 
 /* PMD: a tunnel port's transmit (its fixed remote and key). */
 uint16_t tnl_port_tx(const struct tnl_port_cfg *pc, uint16_t qid, struct pkt **pkts, uint16_t n);
@@ -88,20 +117,24 @@ bool tnl_port_is_tunnel(const struct port *port);
 
 enum neigh_state { NEIGH_EMPTY, NEIGH_LEARNED, NEIGH_STATIC };
 
+/* Addresses are kept as 16 bytes, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d,
+ * RFC 4291 2.5.5.2), so one table serves ARP and ND; a[0..1] as two words. */
 struct neigh_entry {
 	uint32_t seq;			/* odd while being written */
-	uint32_t ip;			/* network order, 0 = empty */
-	uint64_t mac;			/* 48 bits, big-endian as an integer */
 	uint16_t port;
 	uint8_t state;
+	uint64_t a[2];			/* the address, 0 = empty */
+	uint64_t mac;			/* 48 bits, big-endian as an integer */
 	uint32_t updated;		/* seconds (time_ns / 1e9) */
 };
 
 /* PMD or control: the MAC of ip on port, false if unknown. */
 bool neigh_lookup(uint32_t ip, uint16_t port, uint8_t mac[6]);
+bool neigh_lookup6(const uint8_t ip6[16], uint16_t port, uint8_t mac[6]);
 /* PMD or control: learn/refresh. Static entries are never overwritten by
  * learning. Returns 0, or -ENOSPC when the table is full. */
 int neigh_update(uint32_t ip, const uint8_t mac[6], uint16_t port, bool is_static);
+int neigh_update6(const uint8_t ip6[16], const uint8_t mac[6], uint16_t port, bool is_static);
 void neigh_flush_port(uint16_t port);
 
 /* ---- per-PMD counters ---- */
@@ -110,6 +143,7 @@ struct tnl_pmd_stats {
 	alignas(CACHE_LINE) uint64_t drops[TNL_DROP_MAX];
 	uint64_t encap, decap, arp_replied, arp_learned, arp_requests;
 	uint64_t decap_reused;		/* of decap: took the burst's previous parse */
+	uint64_t nd_replied, nd_learned, nd_requests;
 };
 extern struct tnl_pmd_stats tnl_stats[DPACT_PMD_MAX];
 
@@ -122,6 +156,13 @@ static inline void tnl_count_drop(unsigned pmd, enum tnl_drop r, uint64_t n)
  * PMD every TNL_ARP_INTERVAL_NS. */
 #define TNL_ARP_INTERVAL_NS	200000000ull
 void tnl_arp_solicit(unsigned pmd, const struct tnl_uplink *u, uint32_t ip);
+/* The same for IPv6: a neighbour solicitation for ip6 to its
+ * solicited-node multicast address (RFC 4861 7.2.2), same pacing. */
+void tnl_nd_solicit(unsigned pmd, const struct tnl_uplink *u, const uint8_t ip6[16]);
+/* PMD: an ICMPv6 packet to one of our addresses or a multicast group on
+ * uplink u: answers NS for our address, learns from NS/NA. 1 if consumed
+ * (answered, learned or dropped with a counter), 0 if not ours. */
+int tnl_nd_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p);
 
 /* Big-endian loads and stores, and the Internet checksum (RFC 1071): the
  * one's-complement sum of n bytes added to s (not folded), and its fold. */
@@ -209,6 +250,59 @@ static inline void tnl_mpls_eth_rebuild(uint8_t *d, uint16_t inner_off)
 	memcpy(macs, d, 12);
 	memcpy(d + inner_off, macs, 12);
 	wr16(d + inner_off + 12, ETH_P_MPLS_UC);
+}
+
+/* The ICMPv6/UDP-over-IPv6 pseudo-header sum (RFC 8200 8.1): addresses
+ * at ip6 + 8 (source and destination), the upper-layer length and the next
+ * header, not folded. */
+static inline uint64_t csum_pseudo6(const uint8_t *ip6, uint32_t len, uint8_t nh)
+{
+	return csum_add(ip6 + 8, 32, 0) + (len >> 16) + (len & 0xffff) + nh;
+}
+
+/* The unfolded sum of n bytes read 8 at a time, as csum_add would give
+ * it after folding (RFC 1071: the sum does not depend on byte order, so
+ * native words are summed and the folded result swapped to big-endian). */
+static inline uint64_t csum_add_fast(const uint8_t *d, size_t n, uint64_t s)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+	uint16_t f;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, d + i, 8);
+		acc += w;
+		acc += acc < w;		/* end-around carry */
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, d + i, n - i);
+		acc += w;
+		acc += acc < w;
+	}
+	acc = (acc & 0xffffffff) + (acc >> 32);
+	f = csum_fold(acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	f = (uint16_t)(f >> 8 | f << 8);
+#endif
+	return s + f;
+}
+
+/* IPv4-mapped form of an IPv4 address (network order). */
+static inline void ip4_mapped(uint32_t ip, uint8_t a[16])
+{
+	memset(a, 0, 10);
+	a[10] = a[11] = 0xff;
+	memcpy(a + 12, &ip, 4);
+}
+
+static inline bool ip6_is_zero(const uint8_t a[16])
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 8);
+	return !(x | y);
 }
 
 static inline void mac_to_u64(const uint8_t m[6], uint64_t *v)

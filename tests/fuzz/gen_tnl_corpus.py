@@ -5,7 +5,7 @@ are built by scapy, not by our encoder: one of each encapsulation xviod
 takes, plus malformed and truncated ones."""
 import os
 
-from scapy.all import Ether, IP, UDP, GRE, Raw, raw
+from scapy.all import Ether, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, UDP, GRE, Raw, raw
 from scapy.contrib.mpls import MPLS
 from scapy.layers.vxlan import VXLAN
 from scapy.contrib.geneve import GENEVE
@@ -14,6 +14,8 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "tnl_de
 INNER = Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0a:02") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 18)
 OUTER = Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01") / IP(src="192.168.1.2", dst="192.168.1.1", flags="DF")
 L3 = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"y" * 10)
+
+OUTER6 = Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01") / IPv6(src="2001:db8::2", dst="2001:db8::1", fl=0x12345)
 
 frames = {
     "vxlan": OUTER / UDP(sport=49200, dport=4789) / VXLAN(vni=5001) / INNER,
@@ -32,6 +34,16 @@ frames = {
     "mplsoudp": OUTER / UDP(sport=49400, dport=6635) / MPLS(label=300, s=1, ttl=9) / L3,
     "mpls_no_bos": OUTER / UDP(sport=49400, dport=6635) / MPLS(label=300, s=0) / MPLS(label=1, s=0),
     "frag": Ether() / IP(src="192.168.1.2", dst="192.168.1.1", flags="MF") / UDP(dport=4789) / VXLAN() / INNER,
+    "v6_vxlan": OUTER6 / UDP(sport=49200, dport=4789) / VXLAN(vni=5001) / INNER,
+    "v6_vxlan_zero_csum": OUTER6 / UDP(sport=49200, dport=4789, chksum=0) / VXLAN(vni=5001) / INNER,
+    "v6_vxlan_bad_csum": OUTER6 / UDP(sport=49200, dport=4789, chksum=0x1234) / VXLAN(vni=5001) / INNER,
+    "v6_geneve_opts": OUTER6 / UDP(sport=49300, dport=6081) /
+        GENEVE(vni=77, proto=0x6558, optionlen=2, options=bytes.fromhex("0102800111223344")) / INNER,
+    "v6_gre_key": OUTER6 / GRE(proto=0x6558, key_present=1, key=0xdeadbeef) / INNER,
+    "v6_mplsogre": OUTER6 / GRE(proto=0x8847) / MPLS(label=100, s=1, ttl=63) / L3,
+    "v6_mplsoudp": OUTER6 / UDP(sport=49400, dport=6635) / MPLS(label=300, s=1, ttl=9) / L3,
+    "v6_frag": OUTER6 / IPv6ExtHdrFragment(m=1) / UDP(dport=4789) / VXLAN() / INNER,
+    "v6_hbh": OUTER6 / IPv6ExtHdrHopByHop() / UDP(dport=4789) / VXLAN() / INNER,
     "ip_opts": Ether() / IP(src="192.168.1.2", dst="192.168.1.1", options=b"\x01\x01\x01\x00") / UDP(dport=4789) / VXLAN() / INNER,
 }
 
@@ -42,4 +54,4 @@ for name, pkt in frames.items():
         f.write(b)
     # A truncated copy in the middle of the tunnel header.
     with open(os.path.join(OUT, name + "_cut"), "wb") as f:
-        f.write(b[:46])
+        f.write(b[:60] if name.startswith("v6") else b[:46])

@@ -123,3 +123,14 @@ kernel_vxlan() {
 	ip -n "$1" addr add "$6" dev vx
 	ip -n "$1" link set vx up
 }
+
+# tnl_ping_check NS DST LABEL: ping through a tunnel, no loss allowed once
+# the first round (which may wait for ARP/ND on both levels) is over.
+tnl_ping_check() {
+	local out
+	ip netns exec "$1" ping -c 2 -W 1 "$2" >/dev/null 2>&1 || true
+	out=$(ip netns exec "$1" ping -c 10 -i 0.05 -W 2 "$2" 2>&1) || {
+		echo "$out"; xc underlay-show || true; xc stats || true; fail "$3: ping $2 failed"; }
+	echo "$out" | tail -2
+	echo "$out" | grep -q ' 0% packet loss' || { xc underlay-show; fail "$3: packet loss"; }
+}

@@ -94,7 +94,7 @@ static void rand_key(struct flow_key *k)
 /* Clear the padding so a perturbed key stays canonical. */
 static void clear_pads(struct flow_key *k)
 {
-	k->pad_tun = 0;
+	k->tun_v6 = 0;		/* no field covers it */
 	k->pad_ct = 0;
 	k->pad_l2 = 0;
 	k->pad_l4 = 0;

@@ -80,6 +80,7 @@ static const uint8_t PEER_MAC[6] = { 0x02, 0, 0, 0, 1, 2 };
 static const uint8_t VM_A[6] = { 0x02, 0, 0, 0, 0xa, 1 };
 static const uint8_t VM_B[6] = { 0x02, 0, 0, 0, 0xa, 2 };
 static uint32_t LOCAL, PEER, FAR;
+static uint8_t LOCAL6[16], PEER6[16];
 static struct dpact_ctx actx;
 
 static int setup(void **state)
@@ -173,8 +174,9 @@ static struct pkt *inner(uint16_t len, uint16_t sport)
 	return p;
 }
 
-static void push(enum tnl_type t, uint64_t key, uint32_t dst, struct pkt **pkts, uint16_t n,
-		 uint8_t flags)
+/* Encapsulate pkts with a record to dst (dst6 when not NULL: IPv6). */
+static void push_to(enum tnl_type t, uint64_t key, uint32_t dst, const uint8_t *dst6,
+		    struct pkt **pkts, uint16_t n, uint8_t flags)
 {
 	struct dpact_buf b = { 0 };
 	struct dpact_tnl_push *a = tnl_encap_put(&b, t, dst, key, PORT_ID_NONE, 0);
@@ -183,6 +185,10 @@ static void push(enum tnl_type t, uint64_t key, uint32_t dst, struct pkt **pkts,
 
 	assert_non_null(a);
 	a->flags = flags;
+	if (dst6) {
+		a->flags |= DPACT_TNL_IPV6;
+		memcpy(a->dst6, dst6, 16);
+	}
 	assert_int_equal(dpact_validate(b.data, b.len), 0);
 	for (uint16_t i = 0; i < n; i++) {
 		flow_extract(pkts[i], &keys[i]);
@@ -190,6 +196,12 @@ static void push(enum tnl_type t, uint64_t key, uint32_t dst, struct pkt **pkts,
 	}
 	tnl_push_batch(&actx, a, pkts, kp, n);
 	dpact_buf_free(&b);
+}
+
+static void push(enum tnl_type t, uint64_t key, uint32_t dst, struct pkt **pkts, uint16_t n,
+		 uint8_t flags)
+{
+	push_to(t, key, dst, NULL, pkts, n, flags);
 }
 
 /* Outer checks common to every type: MACs, IPv4 header and its checksum,
@@ -825,6 +837,286 @@ static void test_malformed(void **state)
 	assert_int_equal(tnl_decap_parse(f, len, PEER, UDP_PORTS, &d), -TNL_DROP_BAD_MPLS);
 }
 
+/* ---- the IPv6 underlay ---- */
+
+/* The sum of an ICMPv6/UDP message of n bytes at m under IPv6 header ip. */
+static uint16_t csum6(const uint8_t *ip, const uint8_t *m, size_t n, uint8_t nh)
+{
+	uint32_t s = csum(ip + 8, 32, 0) + (uint32_t)(n >> 16) + (uint32_t)(n & 0xffff) + nh;
+
+	return csum(m, n, s);
+}
+
+static void push6(enum tnl_type t, uint64_t key, struct pkt **pkts, uint16_t n, uint8_t flags)
+{
+	push_to(t, key, 0, PEER6, pkts, n, flags);
+}
+
+/* An NS or NA as a peer would send it: from src (MAC smac) to dst, about
+ * target, with a link-layer option opt_mac (NULL: none), hop limit hl. */
+static struct pkt *nd_pkt(uint8_t type, const uint8_t *smac, const uint8_t *dmac,
+			  const uint8_t *src, const uint8_t *dst, const uint8_t *target,
+			  const uint8_t *opt_mac, uint8_t hl, uint32_t flags)
+{
+	uint8_t f[128] = { 0 }, *ip = f + 14, *m = ip + 40;
+	uint16_t ml = opt_mac ? 32 : 24, c;
+
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = (uint8_t)ml;
+	ip[6] = 58;
+	ip[7] = hl;
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, dst, 16);
+	m[0] = type;
+	m[4] = (uint8_t)(flags >> 24);
+	memcpy(m + 8, target, 16);
+	if (opt_mac) {
+		m[24] = type == 135 ? 1 : 2;
+		m[25] = 1;
+		memcpy(m + 26, opt_mac, 6);
+	}
+	c = (uint16_t)~csum6(ip, m, ml, 58);
+	m[2] = (uint8_t)(c >> 8);
+	m[3] = (uint8_t)c;
+	return pkt_of(f, (uint16_t)(54 + ml));
+}
+
+/* Outer IPv6 checks: MACs, version, payload length, hop limit, next
+ * header, addresses, a flow label; UDP length and its checksum, which
+ * IPv6 requires. */
+static void check_outer6(const uint8_t *f, uint16_t len, uint8_t proto, uint16_t dport)
+{
+	const uint8_t *ip = f + 14;
+
+	assert_memory_equal(f, PEER_MAC, 6);
+	assert_memory_equal(f + 6, UP_MAC, 6);
+	assert_int_equal(be16(f + 12), 0x86dd);
+	assert_int_equal(ip[0] >> 4, 6);
+	assert_true((be16(ip + 2) | (ip[1] & 0xf) << 16) != 0);	/* flow label */
+	assert_int_equal(be16(ip + 4), len - 54);
+	assert_int_equal(ip[6], proto);
+	assert_int_equal(ip[7], 64);
+	assert_memory_equal(ip + 8, LOCAL6, 16);
+	assert_memory_equal(ip + 24, PEER6, 16);
+	if (proto == 17) {
+		const uint8_t *u = ip + 40;
+
+		assert_true(be16(u) >= 49152);
+		assert_int_equal(be16(u + 2), dport);
+		assert_int_equal(be16(u + 4), len - 54);
+		assert_int_not_equal(be16(u + 6), 0);
+		assert_int_equal(csum6(ip, u, be16(u + 4), 17), 0xffff);
+	}
+}
+
+static void roundtrip6(enum tnl_type t, uint64_t key, uint8_t flags, uint8_t proto,
+		       uint16_t dport, unsigned hlen)
+{
+	struct pkt *p = inner(100, 1000);
+	uint8_t orig[100], frame[512];
+	struct tnl_decap d;
+
+	memcpy(orig, p->data, 100);
+	reset();
+	push6(t, key, &p, 1, flags);
+	assert_int_equal(out_rec.n, 1);
+	check_outer6(out_rec.bytes[0], out_rec.len[0], proto, dport);
+	memcpy(frame, out_rec.bytes[0], out_rec.len[0]);
+	assert_int_equal(tnl_decap_parse6(frame, out_rec.len[0], PEER6, UDP_PORTS, &d), 0);
+	assert_true(d.v6);
+	assert_int_equal(d.type, t);
+	assert_memory_equal(d.src6, LOCAL6, 16);
+	assert_memory_equal(d.dst6, PEER6, 16);
+	assert_int_equal(d.ttl, 64);
+	if (t == TNL_MPLSOGRE || t == TNL_MPLSOUDP) {
+		assert_int_equal(out_rec.len[0], hlen + 4 + 86);
+		assert_int_equal(d.inner_len, 14 + 4 + 86);
+		assert_memory_equal(frame + d.inner_off + 18, orig + 14, 86);
+	} else {
+		assert_int_equal(out_rec.len[0], hlen + 100);
+		assert_int_equal(d.inner_len, 100);
+		assert_memory_equal(frame + d.inner_off, orig, 100);
+		if (t != TNL_GRE)
+			assert_int_equal(d.key, key);
+	}
+	/* The same frame is not IPv6 to another address. */
+	assert_int_equal(tnl_decap_parse6(frame, out_rec.len[0], LOCAL6, UDP_PORTS, &d), 1);
+}
+
+/* The IPv6 underlay end to end: configuration that fails changes nothing,
+ * ND resolves the next hop (NS to the solicited-node group, paced, learned
+ * from the NA), every type encapsulates over IPv6 with a valid UDP
+ * checksum and decapsulates back, NS for our address is answered, bad ND
+ * and bad checksums are counted drops, the MTU counts the 20 more bytes. */
+static void test_ipv6(void **state)
+{
+	struct tnl_underlay_args ua = { .ip = LOCAL, .plen = 24, .has_ip6 = true, .plen6 = 64,
+					.mac = UP_MAC, .mtu = 1500 };
+	static const uint8_t MCAST_MAC[6] = { 0x33, 0x33, 0xff, 0, 0, 2 };
+	static const uint8_t SMAC[6] = { 0x02, 9, 9, 9, 9, 9 };
+	uint8_t group[16], asker[16], frame[512];
+	const struct port_kind *k = port_kind_find("vxlan");
+	char err[160] = "", *args[] = { "remote_ip=2001:db8::2", "key=5" };
+	long long unres = counter("tnl_neigh_unresolved"), nreq = counter("nd_solicits");
+	long long learned = counter("nd_learned"), bad = counter("underlay_nd_bad");
+	long long big = counter("tnl_too_big"), badsum = counter("tnl_bad_udp_csum");
+	long long zero = counter("tnl_udp6_zero_csum");
+	struct port *vx6;
+	struct pkt *p;
+	json_t *u;
+	uint16_t flen;
+	uint8_t mac[6];
+
+	(void)state;
+	inet_pton(AF_INET6, "2001:db8::1", LOCAL6);
+	inet_pton(AF_INET6, "2001:db8::2", PEER6);
+	inet_pton(AF_INET6, "ff02::1:ff00:2", group);
+	inet_pton(AF_INET6, "2001:db8::9", asker);
+	memcpy(ua.ip6, LOCAL6, 16);
+	/* A gateway outside the subnet: refused, and nothing changed. */
+	inet_pton(AF_INET6, "2001:db9::1", ua.gw6);
+	ua.has_gw6 = true;
+	assert_int_equal(tnl_underlay_apply(uplink, &ua, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "subnet"));
+	u = tnl_underlay_json();
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(u, "uplinks"), 0),
+						 "ip6")));
+	json_decref(u);
+	ua.has_gw6 = false;
+	memset(ua.gw6, 0, 16);
+	assert_int_equal(tnl_underlay_apply(uplink, &ua, err, sizeof(err)), 0);
+	u = tnl_underlay_json();
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(json_object_get(u, "uplinks"), 0), "ip6")), "2001:db8::1");
+	json_decref(u);
+
+	/* Unresolved: dropped and counted, one NS to the solicited-node
+	 * group, hop limit 255, our MAC in its option, valid checksum. */
+	reset();
+	p = inner(100, 1);
+	push6(TNL_VXLAN, 9, &p, 1, 0);
+	assert_int_equal(out_rec.n, 0);
+	assert_int_equal(counter("tnl_neigh_unresolved"), unres + 1);
+	assert_int_equal(counter("nd_solicits"), nreq + 1);
+	assert_int_equal(up_tx.n, 1);
+	{
+		const uint8_t *f = up_tx.bytes[0], *ip = f + 14, *m = ip + 40;
+
+		assert_memory_equal(f, MCAST_MAC, 6);
+		assert_memory_equal(f + 6, UP_MAC, 6);
+		assert_int_equal(be16(f + 12), 0x86dd);
+		assert_int_equal(ip[6], 58);
+		assert_int_equal(ip[7], 255);
+		assert_memory_equal(ip + 8, LOCAL6, 16);
+		assert_memory_equal(ip + 24, group, 16);
+		assert_int_equal(m[0], 135);
+		assert_memory_equal(m + 8, PEER6, 16);
+		assert_int_equal(m[24], 1);
+		assert_memory_equal(m + 26, UP_MAC, 6);
+		assert_int_equal(csum6(ip, m, be16(ip + 4), 58), 0xffff);
+	}
+	/* Paced: a second packet right away sends no second NS. */
+	p = inner(100, 1);
+	push6(TNL_VXLAN, 9, &p, 1, 0);
+	assert_int_equal(up_tx.n, 1);
+	/* An NA with hop limit 254 was routed: invalid, counted, not learned. */
+	p = nd_pkt(136, PEER_MAC, UP_MAC, PEER6, LOCAL6, PEER6, PEER_MAC, 254, 0x60000000);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(counter("underlay_nd_bad"), bad + 1);
+	p = nd_pkt(136, PEER_MAC, UP_MAC, PEER6, LOCAL6, PEER6, PEER_MAC, 255, 0x60000000);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(counter("nd_learned"), learned + 1);
+
+	/* Every type, over IPv6 (14 + 40 outer bytes before UDP/GRE). */
+	roundtrip6(TNL_VXLAN, 5001, 0, 17, 4789, 70);
+	roundtrip6(TNL_GENEVE, 77, 0, 17, 6081, 70);
+	roundtrip6(TNL_GRE, 0, 0, 47, 0, 58);
+	roundtrip6(TNL_GRE, 99, DPACT_TNL_KEY, 47, 0, 62);
+	roundtrip6(TNL_MPLSOGRE, 100, 0, 47, 0, 58);
+	roundtrip6(TNL_MPLSOUDP, 200, 0, 17, 6635, 62);
+
+	/* MTU: 1500 - 40 - 8 - 8 = 1444 bytes of inner frame (Ethernet
+	 * included), 20 fewer than over IPv4's 1464. */
+	reset();
+	p = inner(1444, 1);
+	push6(TNL_VXLAN, 1, &p, 1, 0);
+	assert_int_equal(out_rec.n, 1);
+	assert_int_equal(be16(out_rec.bytes[0] + 18) + 40, 1500);
+	reset();
+	p = inner(1445, 1);
+	push6(TNL_VXLAN, 1, &p, 1, 0);
+	assert_int_equal(out_rec.n, 0);
+	assert_int_equal(counter("tnl_too_big"), big + 1);
+
+	/* NS for our address from a neighbour: answered with a solicited,
+	 * override NA carrying our MAC, and the asker learned. */
+	reset();
+	inet_pton(AF_INET6, "ff02::1:ff00:1", group);
+	p = nd_pkt(135, SMAC, (const uint8_t[6]){ 0x33, 0x33, 0xff, 0, 0, 1 }, asker, group,
+		   LOCAL6, SMAC, 255, 0);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(up_tx.n, 1);
+	{
+		const uint8_t *f = up_tx.bytes[0], *ip = f + 14, *m = ip + 40;
+
+		assert_memory_equal(f, SMAC, 6);
+		assert_memory_equal(f + 6, UP_MAC, 6);
+		assert_int_equal(ip[7], 255);
+		assert_memory_equal(ip + 8, LOCAL6, 16);
+		assert_memory_equal(ip + 24, asker, 16);
+		assert_int_equal(m[0], 136);
+		assert_int_equal(m[4], 0x60);		/* S, O */
+		assert_memory_equal(m + 8, LOCAL6, 16);
+		assert_int_equal(m[24], 2);
+		assert_memory_equal(m + 26, UP_MAC, 6);
+		assert_int_equal(csum6(ip, m, be16(ip + 4), 58), 0xffff);
+	}
+	/* An NS for somebody else's address is not answered. */
+	reset();
+	p = nd_pkt(135, SMAC, UP_MAC, asker, LOCAL6, PEER6, SMAC, 255, 0);
+	tnl_rx(0, uplink, &p, 1, deliver, NULL);
+	assert_int_equal(up_tx.n, 0);
+
+	/* Decapsulation through tnl_rx: a VXLAN packet from PEER6 to us
+	 * (swapping the addresses keeps the UDP checksum right) reaches the
+	 * port whose fixed IPv6 remote and key match, with tun_ipv6_*. */
+	vx6 = k->create("vx6", 2, args, err, sizeof(err));
+	assert_non_null(vx6);
+	assert_int_equal(port_add(vx6), 0);
+	reset();
+	p = inner(100, 7);
+	push6(TNL_VXLAN, 5, &p, 1, 0);
+	flen = out_rec.len[0];
+	memcpy(frame, out_rec.bytes[0], flen);
+	memcpy(frame + 22, PEER6, 16);
+	memcpy(frame + 38, LOCAL6, 16);
+	memset(&got, 0, sizeof(got));
+	p = pkt_of(frame, flen);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got_port, vx6->id);
+	assert_memory_equal(got.bytes[0], frame + 70, 100);
+	assert_int_equal(got_key.tun_id, 5);
+	assert_int_equal(got_key.tun_src, 0);
+	assert_int_not_equal(got_key.tun_v6, 0);
+	assert_memory_equal(got_key.tun_ipv6_src, PEER6, 16);
+	assert_memory_equal(got_key.tun_ipv6_dst, LOCAL6, 16);
+	/* A wrong and a zero UDP checksum: counted drops. */
+	frame[60] ^= 0x40;
+	p = pkt_of(frame, flen);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(counter("tnl_bad_udp_csum"), badsum + 1);
+	frame[60] = frame[61] = 0;
+	p = pkt_of(frame, flen);
+	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+	assert_int_equal(counter("tnl_udp6_zero_csum"), zero + 1);
+	(void)mac;
+	port_del(vx6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -840,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_rx_burst),
 		cmocka_unit_test(test_rx_burst_ip_ids),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
