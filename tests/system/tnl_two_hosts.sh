@@ -8,6 +8,11 @@
 # (This kernel has no GRE, MPLS or Geneve: xviod-to-xviod plus tshark is
 # the check, as the issue says.)
 #
+# `tnl_two_hosts.sh ipv6` runs all five over an IPv6 underlay
+# (2001:db8:31::1/64 and ::2, next hops found by ND, no static neighbour;
+# host 1's VXLAN flow sets tun_ipv6_dst) and has tshark verify the outer
+# UDP checksums as well.
+#
 #   netns TA 10.79.0.1          netns H1                      netns H2            netns TB 10.79.0.2
 #   vA ──veth── hA [ten0] xviod#1 [up0] u1 ──veth── u2 [up0] xviod#2 [ten0] hB ──veth── vB
 #                       172.31.0.1/24                   172.31.0.2/24
@@ -19,13 +24,20 @@ need_cmd ping "apt-get install iputils-ping"
 need_cmd tshark "apt-get install tshark"
 need_cmd dumpcap "apt-get install tshark"
 
+FAM=${1:-ipv4}
+case $FAM in ipv4|ipv6) ;; *) fail "usage: $0 [ipv4|ipv6]";; esac
 s=$(( $$ % 100000 ))
 H1=xvth$s-1 H2=xvth$s-2 TA=xvth$s-a TB=xvth$s-b
 netns_add "$H1" "$H2" "$TA" "$TB"
 ip link add u1 netns "$H1" type veth peer name u2 netns "$H2"
 ip link add hA netns "$H1" type veth peer name vA netns "$TA"
 ip link add hB netns "$H2" type veth peer name vB netns "$TB"
-for l in "$H1 u1" "$H2 u2" "$H1 hA" "$H2 hB"; do set -- $l; ip -n "$1" link set "$2" up; done
+for l in "$H1 u1" "$H2 u2" "$H1 hA" "$H2 hB"; do
+	set -- $l
+	# The namespaces' own kernels stay off the underlay (no RS, DAD, MLD).
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" 2>/dev/null || true
+	ip -n "$1" link set "$2" up
+done
 ip -n "$TA" addr add 10.79.0.1/24 dev vA
 ip -n "$TB" addr add 10.79.0.2/24 dev vB
 ip -n "$TA" link set vA mtu 1400 up
@@ -61,10 +73,16 @@ wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
 # takes its remote and VNI from the flows (remote_ip=flow key=flow).
 for h in 1 2; do
 	x=x$h
-	[ $h = 1 ] && me=172.31.0.1 peer=172.31.0.2 || me=172.31.0.2 peer=172.31.0.1
+	if [ $FAM = ipv6 ]; then
+		[ $h = 1 ] && me=2001:db8:31::1 peer=2001:db8:31::2 || me=2001:db8:31::2 peer=2001:db8:31::1
+		plen=64
+	else
+		[ $h = 1 ] && me=172.31.0.1 peer=172.31.0.2 || me=172.31.0.2 peer=172.31.0.1
+		plen=24
+	fi
 	$x add-port ten0 af_packet dev=h$([ $h = 1 ] && echo A || echo B)
 	$x add-port up0 af_packet dev=u$h
-	$x underlay-set up0 ip=$me/24
+	$x underlay-set up0 ip=$me/$plen
 	if [ $h = 1 ]; then
 		$x add-port vxlan0 vxlan remote_ip=flow key=flow
 	else
@@ -85,7 +103,11 @@ flows() {
 		case $1 in
 		vxlan)
 			if [ $h = 1 ]; then
-				$x add-flow "in_port=ten0,actions=set_field:100->tun_id,set_field:172.31.0.2->tun_dst,output:vxlan0"
+				if [ $FAM = ipv6 ]; then
+					$x add-flow "in_port=ten0,actions=set_field:100->tun_id,set_field:2001:db8:31::2->tun_ipv6_dst,output:vxlan0"
+				else
+					$x add-flow "in_port=ten0,actions=set_field:100->tun_id,set_field:172.31.0.2->tun_dst,output:vxlan0"
+				fi
 			else
 				$x add-flow "in_port=ten0,actions=output:vxlan0"
 			fi
@@ -139,12 +161,22 @@ echo "== tshark decodes every encapsulation"
 sleep 0.3
 kill "$CAP"; wait "$CAP" 2>/dev/null || true
 TS=(tshark -r "$T_TMP/u.pcap" -d udp.port==6635,mpls)
+outer=ip
+if [ $FAM = ipv6 ]; then
+	# Over IPv6 the outer UDP checksum is mandatory: tshark verifies it.
+	TS+=(-o udp.check_checksum:TRUE)
+	outer=ipv6
+	n=$("${TS[@]}" -Y "udp && udp.checksum.status != 1" 2>/dev/null | wc -l)
+	[ "$n" = 0 ] || fail "$n UDP packets over IPv6 without a good checksum"
+	x1 --json underlay-neigh-show | json_get "[e['state'] for e in d if e['ip'] == '2001:db8:31::2'][0]" |
+		grep -qx learned || fail "host 1 did not learn 2001:db8:31::2 by ND"
+fi
 count() { "${TS[@]}" -Y "$1" 2>/dev/null | wc -l; }
-for f in "vxlan && vxlan.vni == 100 && icmp" \
-	 "geneve && geneve.vni == 200 && geneve.option.class == 0x0102 && icmp" \
-	 "gre && gre.key == 300 && eth && icmp" \
-	 "gre && mpls.label == 400 && icmp" \
-	 "udp.dstport == 6635 && mpls.label == 500 && icmp"; do
+for f in "$outer && vxlan && vxlan.vni == 100 && icmp" \
+	 "$outer && geneve && geneve.vni == 200 && geneve.option.class == 0x0102 && icmp" \
+	 "$outer && gre && gre.key == 300 && eth && icmp" \
+	 "$outer && gre && mpls.label == 400 && icmp" \
+	 "$outer && udp.dstport == 6635 && mpls.label == 500 && icmp"; do
 	n=$(count "$f")
 	echo "$n  $f"
 	[ "$n" -ge 15 ] || fail "tshark found $n packets for: $f"
