@@ -4,7 +4,11 @@
  * underlay delivers to our address. The frame is parsed from a malloc'd copy
  * of exactly its length (ASan sees any over-read), with the local address
  * taken from the frame itself so the parse goes past the address check: an
- * IPv6 frame goes to tnl_decap_parse6, anything else to tnl_decap_parse. Besides
+ * IPv6 frame goes to tnl_decap_parse6, anything else to tnl_decap_parse.
+ * An ICMPv6 frame also goes to the underlay's neighbour discovery
+ * (tnl_nd_input) on a fake uplink whose address is the frame's destination
+ * (or, for a multicast one, the ND target): an answer must be a whole NA
+ * with hop limit 255 and a checksum that verifies. Besides
  * "no crash": a success names a type and an inner frame inside the packet,
  * at least an Ethernet header long; a failure is a known drop reason.
  */
@@ -13,11 +17,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tnl/tnl.h"
+#include "tnl/tnl_priv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)	do { if (!(c)) abort(); } while (0)
+
+/* The fake uplink's transmit: only NAs (our answers) may leave. */
+static uint16_t nd_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	(void)port, (void)qid;
+	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *ip = pkts[i]->data + 14;
+
+		CHECK(pkts[i]->len == 86 && ip[6] == 58 && ip[7] == 255 && ip[40] == 136);
+		CHECK(csum_fold(csum_add(ip + 40, 32, csum_pseudo6(ip, 32, 58))) == 0xffff);
+	}
+	pkt_free_bulk(pkts, n);
+	return n;
+}
+
+static const struct port_ops nd_ops = { .tx_burst = nd_tx };
+
+static void nd_fuzz(const uint8_t *data, size_t size)
+{
+	static struct port *port;
+	struct tnl_uplink u = { .mtu = 1500, .has_ip6 = true, .mac = { 2, 0, 0, 0, 0, 1 } };
+	struct pkt *p;
+
+	if (!port) {
+		struct pkt_pool *pool = pkt_pool_create("fuzz", 16);
+
+		CHECK(pool);
+		pkt_pool_set_thread(pool);
+		port = port_alloc("fz0", "fuzz", &nd_ops);
+		CHECK(port);
+		port->id = 1;
+	}
+	u.port = port;
+	memcpy(u.ip6, data + 38, 16);
+	if (u.ip6[0] == 0xff && size >= 78)
+		memcpy(u.ip6, data + 62, 16);
+	p = pkt_alloc();
+	CHECK(p);
+	memcpy(p->data, data, size);
+	p->len = (uint16_t)size;
+	if (!tnl_nd_input(0, &u, p))
+		pkt_free(p);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,6 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
+	if (v6 && data[20] == 58 && size >= 58)
+		nd_fuzz(data, size);
 	if (v6) {
 		memcpy(local6, copy + 38, 16);
 		r = tnl_decap_parse6(copy, (uint32_t)size, local6, ports, &d);

@@ -6,6 +6,7 @@ takes, plus malformed and truncated ones."""
 import os
 
 from scapy.all import Ether, IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, UDP, GRE, Raw, raw
+from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr
 from scapy.contrib.mpls import MPLS
 from scapy.layers.vxlan import VXLAN
 from scapy.contrib.geneve import GENEVE
@@ -44,6 +45,16 @@ frames = {
     "v6_mplsoudp": OUTER6 / UDP(sport=49400, dport=6635) / MPLS(label=300, s=1, ttl=9) / L3,
     "v6_frag": OUTER6 / IPv6ExtHdrFragment(m=1) / UDP(dport=4789) / VXLAN() / INNER,
     "v6_hbh": OUTER6 / IPv6ExtHdrHopByHop() / UDP(dport=4789) / VXLAN() / INNER,
+    "v6_nd_ns": Ether(src="02:00:00:00:01:02", dst="33:33:ff:00:00:01") /
+        IPv6(src="2001:db8::2", dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt="2001:db8::1") /
+        ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:01:02"),
+    "v6_nd_ns_dad": Ether(src="02:00:00:00:01:02", dst="33:33:ff:00:00:01") /
+        IPv6(src="::", dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt="2001:db8::1"),
+    "v6_nd_na": Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01") /
+        IPv6(src="2001:db8::2", dst="2001:db8::1", hlim=255) / ICMPv6ND_NA(tgt="2001:db8::2", S=1, O=1) /
+        ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:01:02"),
+    "v6_nd_na_hlim": Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:01") /
+        IPv6(src="2001:db8::2", dst="2001:db8::1", hlim=64) / ICMPv6ND_NA(tgt="2001:db8::2", S=1, O=1),
     "ip_opts": Ether() / IP(src="192.168.1.2", dst="192.168.1.1", options=b"\x01\x01\x01\x00") / UDP(dport=4789) / VXLAN() / INNER,
 }
 

@@ -442,6 +442,8 @@ static const char *const lines[] = {
 	"mpls,mpls_label=5,mpls_tc=3,mpls_bos=1,mpls_ttl=9,actions=drop", "mplsm,actions=drop",
 	"udp6,tp_src=53,actions=drop", "sctp,tp_src=1,tp_dst=0x100/0x100,actions=drop",
 	"tun_id=0x5,tun_src=1.2.3.4,tun_dst=5.6.7.8/24,actions=drop", "tun_id=0x5/0xff,actions=set_field:0x7->tun_id",
+	"tun_ipv6_src=2001:db8::1,tun_ipv6_dst=2001:db8::/64,actions=drop",
+	"actions=set_field:2001:db8::2->tun_ipv6_dst,set_field:fe80::1->tun_ipv6_src",
 	"metadata=0x5/0xff,actions=set_field:0x123->metadata",
 	"dl_src=01:00:00:00:00:00/01:00:00:00:00:00,dl_dst=aa:bb:cc:dd:ee:ff,actions=drop",
 	"ip,nw_tos=8,nw_ecn=2,nw_ttl=5,actions=drop", "ip,ip_dscp=5,actions=set_field:7->ip_dscp",

@@ -13,6 +13,8 @@
 
 #include "core/core.h"
 #include "core/pkt.h"
+#include "ctl/ctl.h"
+#include "dp/dp.h"
 #include "dp/dpact.h"
 #include "dp/flow.h"
 #include "dp/parse.h"
@@ -1117,6 +1119,102 @@ static void test_ipv6(void **state)
 	port_del(vx6);
 }
 
+/* ---- IPv6 tunnel keys through the whole datapath ---- */
+
+static unsigned n_to_a, n_to_b;
+
+static uint16_t count_tx(struct port *port, uint16_t qid, struct pkt **pkts, uint16_t n)
+{
+	(void)qid;
+	*(port->name[4] == 'a' ? &n_to_a : &n_to_b) += n;
+	pkt_free_bulk(pkts, n);
+	return n;
+}
+
+static const struct port_ops count_ops = { .rx_burst = up_rx, .tx_burst = count_tx,
+					   .close = up_close };
+
+static void flow_cmd(const char *cmd, const char *arg)
+{
+	char *argv[2] = { (char *)cmd, (char *)arg };
+	struct ctl_req req;
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(ctl_exec(&req, arg ? 2 : 1, argv), 0);
+	ctl_req_release(&req);
+}
+
+/* A VXLAN-over-IPv6 frame from src to LOCAL6 with VNI 5, its UDP checksum
+ * made right for src. */
+static uint16_t vxlan6_from(const uint8_t *src, uint8_t *frame)
+{
+	struct pkt *p = inner(100, 7);
+	uint8_t *ip = frame + 14, *u = ip + 40;
+	uint16_t len, c;
+
+	reset();
+	push6(TNL_VXLAN, 5, &p, 1, 0);
+	assert_int_equal(out_rec.n, 1);
+	len = out_rec.len[0];
+	memcpy(frame, out_rec.bytes[0], len);
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, LOCAL6, 16);
+	u[6] = u[7] = 0;
+	c = (uint16_t)~csum6(ip, u, be16(u + 4), 17);
+	u[6] = (uint8_t)(c >> 8);
+	u[7] = (uint8_t)c;
+	return len;
+}
+
+/* Two remotes whose keys differ only in tun_ipv6_src, the sixth key line
+ * the EMC does not look at: rules on tun_ipv6_src must still tell every
+ * packet apart, in mixed bursts, with warm caches, and twice over. */
+static void test_ipv6_keys(void **state)
+{
+	uint8_t fa[256], fb[256], other[16];
+	struct port *pa = port_alloc("out_a", "fake", &count_ops);
+	struct port *pb = port_alloc("out_b", "fake", &count_ops);
+	struct dp_pmd *ctx = dp_pmd_create(0);
+	struct pkt *burst[16];
+	char *args[] = { "key=flow" }, err[128] = "";
+	struct port *vx = port_kind_find("vxlan")->create("vxk", 1, args, err, sizeof(err));
+	uint16_t la, lb;
+	unsigned want_a = 0, want_b = 0;
+
+	(void)state;
+	assert_non_null(ctx);
+	assert_non_null(vx);
+	assert_int_equal(port_add(vx), 0);
+	assert_int_equal(port_add(pa), 0);
+	assert_int_equal(port_add(pb), 0);
+	inet_pton(AF_INET6, "2001:db8::3", other);
+	la = vxlan6_from(PEER6, fa);
+	lb = vxlan6_from(other, fb);
+	flow_cmd("del-flows", NULL);
+	flow_cmd("add-flow", "in_port=vxk,tun_ipv6_src=2001:db8::2,actions=output:out_a");
+	flow_cmd("add-flow", "in_port=vxk,tun_ipv6_src=2001:db8::3,actions=output:out_b");
+	n_to_a = n_to_b = 0;
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 16; i++) {
+			bool a = (i * 7 + round) % 3 != 0;
+
+			burst[i] = pkt_of(a ? fa : fb, a ? la : lb);
+			burst[i]->in_port = uplink->id;
+			want_a += a;
+			want_b += !a;
+		}
+		dp_process(ctx, uplink, burst, 16);
+		dp_flush(ctx);
+	}
+	assert_int_equal(n_to_a, want_a);
+	assert_int_equal(n_to_b, want_b);
+	flow_cmd("del-flows", NULL);
+	dp_pmd_destroy(ctx);
+	port_del(pa);
+	port_del(pb);
+	port_del(vx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1133,6 +1231,7 @@ int main(void)
 		cmocka_unit_test(test_rx_burst_ip_ids),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_ipv6_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
