@@ -96,22 +96,27 @@ void tnl_conf_publish(struct tnl_conf *c)
 
 uint32_t tnl_push_max_len(const struct dpact_tnl_push *a)
 {
-	const struct tnl_route *rt = conf_cur ? tnl_route_lookup(conf_cur, a->dst) : NULL;
+	bool v6 = a->flags & DPACT_TNL_IPV6;
+	const struct tnl_route *rt = conf_cur && !v6 ? tnl_route_lookup(conf_cur, a->dst) : NULL;
+	const struct tnl_route6 *rt6 = conf_cur && v6 ? tnl_route6_lookup(conf_cur, a->dst6) : NULL;
 	static const uint8_t mac[6];
 	struct tnl_hdr_params hp = { .a = a, .dst_mac = mac, .src_mac = mac };
+	const struct tnl_uplink *u;
 	uint8_t hdr[128];
 	uint32_t max;
 	size_t hlen;
 
-	if (!rt)
+	if (!rt && !rt6)
 		return 0;
-	hp.src_ip = a->src ? a->src : conf_cur->uplinks[rt->uplink].ip;
+	u = &conf_cur->uplinks[rt ? rt->uplink : rt6->uplink];
+	hp.src_ip = a->src ? a->src : u->ip;
+	hp.src_ip6 = ip6_is_zero(a->src6) ? u->ip6 : a->src6;
 	hlen = tnl_hdr_build(&hp, hdr, sizeof(hdr));
 	if (!hlen)
 		return 0;
 	/* As encap_prepare's max_len (tnl_dp.c): the encapsulated frame
 	 * within the uplink's MTU plus its Ethernet header. */
-	max = (uint32_t)conf_cur->uplinks[rt->uplink].mtu + ETH_HLEN - (uint32_t)hlen;
+	max = (uint32_t)u->mtu + ETH_HLEN - (uint32_t)hlen;
 	if (a->tnl_type == TNL_MPLSOGRE || a->tnl_type == TNL_MPLSOUDP)
 		max += ETH_HLEN - 4;
 	return max;

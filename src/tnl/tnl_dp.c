@@ -1009,12 +1009,16 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		/* Not IPv4 to our address: not ours, no parse. */
 		memcpy(&dst, p->data + ETH_HLEN + 16, 4);
 		if (et != ETH_P_IP || dst != u->ip) {
-			if (unlikely(et == ETH_P_IPV6_ && u->has_ip6))
-				goto ours;
+			if (unlikely(et == ETH_P_IPV6_ && u->has_ip6)) {
+				/* IPv6 records no reference (tnl_decap_parse6). */
+				r = ip6_input(pmd, c, u, p, &dd[cur]);
+				if (r == 2)
+					continue;	/* ND, consumed */
+				goto parsed;
+			}
 			pkts[keep++] = p;
 			continue;
 		}
-ours:
 		if (ref_hit(&ref, p)) {
 			reused++;
 			d = &ref.d;
@@ -1026,13 +1030,8 @@ ours:
 		}
 		if (ref_room(p))
 			memcpy(pre, p->data, REF_BYTES);
-		if (likely(et == ETH_P_IP)) {
-			r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &dd[cur]);
-		} else {
-			r = ip6_input(pmd, c, u, p, &dd[cur]);
-			if (r == 2)
-				continue;	/* ND, consumed */
-		}
+		r = tnl_decap_parse(p->data, p->len, u->ip, c->udp_ports, &dd[cur]);
+parsed:
 		d = &dd[cur];
 		if (r > 0) {
 			pkts[keep++] = p;

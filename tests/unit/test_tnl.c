@@ -1215,6 +1215,81 @@ static void test_ipv6_keys(void **state)
 	port_del(vx);
 }
 
+/* ---- the underlay commands with IPv6 literals ---- */
+
+static int ctl_line(const char *line, char *err, size_t errlen)
+{
+	char buf[256], *argv[10];
+	struct ctl_req req;
+	int argc = 0, rc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok(buf, " "); t && argc < 10; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	memset(&req, 0, sizeof(req));
+	rc = ctl_exec(&req, argc, argv);
+	if (err)
+		snprintf(err, errlen, "%s", req.err);
+	ctl_req_release(&req);
+	return rc;
+}
+
+/* What underlay-show says about up0, as "ip ip6 gw gw6 n_routes". */
+static void underlay_state(char *out, size_t n)
+{
+	json_t *o = tnl_underlay_json(), *u = json_array_get(json_object_get(o, "uplinks"), 0);
+	const char *f[4] = { "ip", "ip6", "gw", "gw6" };
+	size_t len = 0;
+
+	for (int i = 0; i < 4; i++) {
+		json_t *v = json_object_get(u, f[i]);
+
+		len += (size_t)snprintf(out + len, n - len, "%s ",
+					json_is_string(v) ? json_string_value(v) : "-");
+	}
+	snprintf(out + len, n - len, "%zu", json_array_size(json_object_get(o, "routes")));
+	json_decref(o);
+}
+
+/* Each refused command says why and leaves the underlay as it was. */
+static void test_ipv6_commands(void **state)
+{
+	static const char *const refused[] = {
+		"underlay-set up0 ip=2001:db8::1/64 ip=2001:db8::5/64",	/* two IPv6 */
+		"underlay-set up0 ip=2001:db8::1/64 gw=10.0.0.1",		/* gw without its family */
+		"underlay-set up0 ip=2001:db8::1/64 gw=2001:db9::1",		/* gw off the subnet */
+		"underlay-set up0 ip=2001:db8::1/64 mtu=1000",			/* IPv6 needs 1280 */
+		"underlay-set up0 ip=ff02::1/64",				/* multicast */
+		"underlay-set up0 ip=2001:db8::1/129",
+		"underlay-route-add 2001:db8:7::/48 up0 via=10.0.0.1",
+		"underlay-route-add 2001:db8:7::/48 nosuch",
+		"underlay-neigh-add ff02::1 02:00:00:00:00:01 up0",
+		"underlay-route-del 2001:db8:7::/48",
+	};
+	char before[256], after[256], err[600];
+
+	(void)state;
+	assert_int_equal(ctl_line("underlay-set up0 ip=192.168.1.1/24 ip=2001:db8::1/64 "
+				  "gw=2001:db8::fe mac=02:00:00:00:01:01", err, sizeof(err)), 0);
+	assert_int_equal(ctl_line("underlay-route-add 2001:db8:9::/48 up0 via=2001:db8::fe", err,
+				  sizeof(err)), 0);
+	assert_int_equal(ctl_line("underlay-neigh-add 2001:db8::2 02:00:00:00:01:02 up0", err,
+				  sizeof(err)), 0);
+	underlay_state(before, sizeof(before));
+	/* v4 connected, v6 connected, v6 default, the added route. */
+	assert_string_equal(before, "192.168.1.1 2001:db8::1 - 2001:db8::fe 4");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = 0;
+		assert_int_not_equal(ctl_line(refused[i], err, sizeof(err)), 0);
+		assert_true(err[0] != 0);
+		underlay_state(after, sizeof(after));
+		assert_string_equal(after, before);
+	}
+	assert_int_equal(ctl_line("underlay-route-del 2001:db8:9::/48", err, sizeof(err)), 0);
+	underlay_state(after, sizeof(after));
+	assert_string_equal(after, "192.168.1.1 2001:db8::1 - 2001:db8::fe 3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1232,6 +1307,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_ipv6_commands),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
