@@ -712,11 +712,8 @@ int tnl_nd_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
 		pkt_free(p);
 		return 1;
 	}
-	if (memcmp(m + 8, u->ip6, 16)) {
-		/* A solicitation for another address on the link. */
-		pkt_free(p);
-		return 1;
-	}
+	if (memcmp(m + 8, u->ip6, 16))
+		return 0;	/* for another address: not ours, as ARP */
 	if (ip6_is_zero(src)) {
 		/* Duplicate address detection of our address (7.2.4): the
 		 * answer goes to all nodes, not solicited; 7.1.1 forbids a
