@@ -364,7 +364,8 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			continue;
 		}
 		flows[i] = NULL;
-		if (use_emc) {
+		/* IPv6-tunnel keys are unique (flow.h): the EMC never has them. */
+		if (use_emc && likely(!kp[i]->tun_v6)) {
 			hs[i] = emc_hash(kp[i]);
 			lookups++;
 			flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i]);
@@ -404,7 +405,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			alias &= alias - 1;
 			/* Its predecessor went to the pipeline and was handled
 			 * there (not cached): this one looks up on its own. */
-			if (use_emc) {
+			if (use_emc && likely(!kp[i]->tun_v6)) {
 				hs[i] = emc_hash(kp[i]);
 				lookups++;
 				if ((flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i])) != NULL) {
@@ -427,7 +428,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			flows[i] = NULL;
 			continue;
 		}
-		if (use_emc)
+		if (use_emc && likely(!kp[i]->tun_v6))
 			emc_insert(&ctx->emc, kp[i], hs[i], e);
 		flows[i] = e;
 	}

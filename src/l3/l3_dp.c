@@ -153,6 +153,12 @@ static __cold bool icmp_error(struct dpact_ctx *ctx, const struct l3_conf *c,
 	struct pkt *e;
 	uint16_t len;
 
+	/* Before the limiter: packets that may get no error (errors,
+	 * multicast, fragments) must not use up the tokens of those that
+	 * may, or a spoofed flood would starve "packet too big" and black-
+	 * hole path MTU discovery. */
+	if (!l3_icmp_error_allowed(af, ip, (uint16_t)MIN(ip_len, UINT16_MAX)))
+		return false;
 	if (p->in_port < PORT_MAX && c->ifc[p->in_port].on) {
 		src = iface_src(c, p->in_port, af, peer);
 		smac = iface_mac(c, p->in_port);

@@ -273,7 +273,7 @@ uint16_t l3_solicit_build(uint8_t *buf, uint8_t af, const uint8_t *smac, const u
  * error, a non-first fragment, a packet to a multicast or broadcast
  * address, or one from a multicast, broadcast, unspecified or loopback
  * source (RFC 1812 4.3.2.7, RFC 4443 2.4 e). */
-static bool error_allowed(uint8_t af, const uint8_t *ip, uint16_t len)
+bool l3_icmp_error_allowed(uint8_t af, const uint8_t *ip, uint16_t len)
 {
 	if (af == 4) {
 		unsigned ihl = (ip[0] & 0xf) * 4u;
@@ -315,7 +315,7 @@ uint16_t l3_icmp_error_build(uint8_t *buf, uint8_t af, uint8_t type, uint8_t cod
 			     const uint8_t *orig, uint16_t orig_len, const uint8_t *src,
 			     const uint8_t *dmac, const uint8_t *smac)
 {
-	if (!error_allowed(af, orig, orig_len))
+	if (!l3_icmp_error_allowed(af, orig, orig_len))
 		return 0;
 	if (af == 4) {
 		uint8_t *ip = buf + ETH_HLEN, *icmp = ip + 20;

@@ -226,6 +226,11 @@ enum l3_nd_verdict l3_nd_input(uint8_t *data, uint16_t *len, uint16_t room, uint
  * bytes): from smac/src. Returns the frame length. */
 uint16_t l3_solicit_build(uint8_t *buf, uint8_t af, const uint8_t *smac, const uint8_t *src,
 			  const uint8_t *target);
+/* May a router send an ICMP error about this IPv4/IPv6 packet (len bytes
+ * from its IP header)? Not about an ICMP error, a non-first fragment, a
+ * packet to a multicast or broadcast address, or one from a multicast,
+ * broadcast, unspecified or loopback source (RFC 1812 4.3.2.7, RFC 4443 2.4 e). */
+bool l3_icmp_error_allowed(uint8_t af, const uint8_t *ip, uint16_t len);
 /* Build into buf (≥ 1294 bytes) the ICMP error (type, code) for the IP
  * packet at orig (orig_len bytes from its IP header), from router address
  * src, Ethernet dst dmac / src smac; info is the header's second word (the

@@ -383,6 +383,11 @@ int tnl_route_add(uint32_t prefix, uint8_t plen, uint32_t gw, struct port *port,
 		snprintf(err, errlen, "%s has no underlay address (underlay-set first)", port->name);
 		return -ENOENT;
 	}
+	if (!conf_cur->uplinks[i].ip) {
+		/* Its packets would leave from 0.0.0.0 and ARP as it. */
+		snprintf(err, errlen, "%s has no IPv4 underlay address", port->name);
+		return -EADDRNOTAVAIL;
+	}
 	c = tnl_conf_copy();
 	if (!c)
 		return -ENOMEM;

@@ -44,7 +44,7 @@ static int parse_any(const char *s, uint32_t *ip4, uint8_t ip6[16], uint8_t *ple
 /* A unicast IPv6 address usable as our own or a neighbour's. */
 static bool ip6_unicast(const uint8_t a[16])
 {
-	return a[0] != 0xff && !ip6_is_zero(a);
+	return ip6_underlay_ok(a);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])

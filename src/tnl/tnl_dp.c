@@ -545,7 +545,8 @@ static int arp_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
 	if (p->len < ETH_HLEN + ARP_LEN)
 		return 0;
 	memcpy(&tpa, a + 24, 4);
-	if (tpa != u->ip)
+	/* An IPv6-only uplink (ip 0) answers no ARP, for 0.0.0.0 least. */
+	if (tpa != u->ip || !u->ip)
 		return 0;
 	op = rd16(a + 6);
 	if (rd16(a) != 1 || rd16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4 ||
@@ -704,11 +705,22 @@ int tnl_nd_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
 		/* Learn the target from its link-layer option, or from the
 		 * frame's source when it has none (RFC 4861 7.2.5 allows
 		 * leaving it out on a point-to-point link). */
+		uint8_t had[6];
+
 		if (ip6_multicast(ip + 24) && (rd32(m + 4) & NA_F_SOLICITED))
 			goto bad;	/* 7.1.2 */
 		memcpy(lla, opt ? opt : p->data + 6, 6);
-		if (!(lla[0] & 1) && neigh_update6(m + 8, lla, u->port->id, false) == 0)
+		/* One to a group (unsolicited: a host announcing a new MAC)
+		 * only updates a neighbour we have (7.2.5), so a chatty
+		 * segment cannot fill the table, and goes on to the
+		 * pipeline like a gratuitous ARP, for the guests bridged
+		 * on the uplink. */
+		if (!(lla[0] & 1) && ip6_underlay_ok(m + 8) &&
+		    (to_us || neigh_lookup6(m + 8, u->port->id, had)) &&
+		    neigh_update6(m + 8, lla, u->port->id, false) == 0)
 			COUNTER_ADD(tnl_stats[pmd].nd_learned, 1);
+		if (!to_us)
+			return 0;
 		pkt_free(p);
 		return 1;
 	}
@@ -725,7 +737,8 @@ int tnl_nd_input(unsigned pmd, const struct tnl_uplink *u, struct pkt *p)
 	} else {
 		/* Learn the asker (7.2.3), as ARP learns its sender. */
 		memcpy(lla, opt ? opt : p->data + 6, 6);
-		if (opt && !(lla[0] & 1) && neigh_update6(src, lla, u->port->id, false) == 0)
+		if (opt && !(lla[0] & 1) && ip6_underlay_ok(src) &&
+		    neigh_update6(src, lla, u->port->id, false) == 0)
 			COUNTER_ADD(tnl_stats[pmd].nd_learned, 1);
 	}
 	memcpy(p->data, lla, 6);
@@ -1005,7 +1018,7 @@ uint16_t tnl_rx(unsigned pmd, struct port *in, struct pkt **pkts, uint16_t n,
 		}
 		/* Not IPv4 to our address: not ours, no parse. */
 		memcpy(&dst, p->data + ETH_HLEN + 16, 4);
-		if (et != ETH_P_IP || dst != u->ip) {
+		if (et != ETH_P_IP || dst != u->ip || unlikely(!u->ip)) {
 			if (unlikely(et == ETH_P_IPV6_ && u->has_ip6)) {
 				/* IPv6 records no reference (tnl_decap_parse6). */
 				r = ip6_input(pmd, c, u, p, &dd[cur]);

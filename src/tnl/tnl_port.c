@@ -110,8 +110,7 @@ static int parse_arg(struct tnl_port_cfg *pc, const char *arg, char *err, size_t
 			pc->remote_mode = TNL_OPT_FLOW;
 		} else if (inet_pton(AF_INET, v, &pc->remote) == 1 && pc->remote) {
 			pc->remote_mode = TNL_OPT_FIXED;
-		} else if (inet_pton(AF_INET6, v, pc->remote6) == 1 && !ip6_is_zero(pc->remote6) &&
-			   pc->remote6[0] != 0xff) {
+		} else if (inet_pton(AF_INET6, v, pc->remote6) == 1 && ip6_underlay_ok(pc->remote6)) {
 			pc->remote_mode = TNL_OPT_FIXED;
 			pc->remote = 0;
 			pc->v6 = true;
@@ -124,8 +123,7 @@ static int parse_arg(struct tnl_port_cfg *pc, const char *arg, char *err, size_t
 		pc->local = 0;
 		memset(pc->local6, 0, 16);
 		if (!(inet_pton(AF_INET, v, &pc->local) == 1 && pc->local) &&
-		    !(inet_pton(AF_INET6, v, pc->local6) == 1 && !ip6_is_zero(pc->local6) &&
-		      pc->local6[0] != 0xff)) {
+		    !(inet_pton(AF_INET6, v, pc->local6) == 1 && ip6_underlay_ok(pc->local6))) {
 			pc->local = 0;
 			memset(pc->local6, 0, 16);
 			snprintf(err, errlen, "local_ip=%s: not an IPv4 or unicast IPv6 address", v);

@@ -305,6 +305,18 @@ static inline bool ip6_is_zero(const uint8_t a[16])
 	return !(x | y);
 }
 
+/* An IPv6 address usable for the underlay (ours, a neighbour's, a tunnel
+ * end): not unspecified, multicast or loopback, and not IPv4-mapped
+ * (::ffff:0:0/96), which is how the neighbour table keeps IPv4 entries: a
+ * mapped "IPv6" neighbour would overwrite the ARP entry of that IPv4. */
+static inline bool ip6_underlay_ok(const uint8_t a[16])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t loop[16] = { [15] = 1 };
+
+	return !ip6_is_zero(a) && a[0] != 0xff && memcmp(a, mapped, 12) && memcmp(a, loop, 16);
+}
+
 static inline void mac_to_u64(const uint8_t m[6], uint64_t *v)
 {
 	*v = 0;

@@ -861,6 +861,27 @@ static void test_too_big_port(void **state)
 	assert_int_equal(n_sent, 1);
 	assert_int_equal(sent[0].b[14 + 20], 11);
 
+	/* Packets that may get no error (from a loopback source here) do not
+	 * use up the limiter's burst of 50: after 60 of them a real one still
+	 * gets its error. */
+	{
+		uint64_t limited = counter(L3_C_ICMP_LIMITED);
+
+		for (int i = 0; i < 60; i++) {
+			n_sent = 0;
+			route(sized_pkt(0, 4, "127.0.0.1", "172.16.5.5", 1401, 64, true, &k), &k, 11);
+			assert_int_equal(n_sent, 0);
+		}
+		n_sent = 0;
+		route(sized_pkt(0, 4, "10.0.0.1", "172.16.5.5", 1401, 64, true, &k), &k, 11);
+		assert_int_equal(n_sent, 1);
+		assert_int_equal(counter(L3_C_ICMP_LIMITED), limited);
+		/* All 61 were too big, one had its error: the counts below
+		 * go on from the first DF packet's. */
+		big = counter(L3_C_TOO_BIG) - 1;
+		ptb = counter(L3_C_PTB_SENT) - 1;
+	}
+
 	/* IPv6: packet too big, MTU 1400, as much quoted as fits 1280. */
 	n_sent = 0;
 	route(sized_pkt(0, 6, "2001:db8::10", "2001:db8:5::9", 1400, 64, false, &k), &k, 11);

@@ -20,6 +20,7 @@
 #include "dp/parse.h"
 #include "port/port.h"
 #include "tnl/tnl.h"
+#include "tnl/tnl_priv.h"
 
 static struct pkt_pool *pool;
 
@@ -1031,6 +1032,32 @@ static void test_ipv6(void **state)
 	p = nd_pkt(136, PEER_MAC, UP_MAC, PEER6, LOCAL6, PEER6, PEER_MAC, 255, 0x60000000);
 	assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
 	assert_int_equal(counter("nd_learned"), learned + 1);
+	/* Unsolicited NAs to all nodes go on to the pipeline (guests on the
+	 * uplink's segment see them); one for a host we do not know is not
+	 * learned, one for a neighbour we have updates it. */
+	{
+		static const uint8_t ALL_MAC[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+		static const uint8_t NEW_MAC[6] = { 0x02, 7, 7, 7, 7, 7 };
+		uint8_t all[16], other[16];
+
+		inet_pton(AF_INET6, "ff02::1", all);
+		inet_pton(AF_INET6, "2001:db8::77", other);
+		p = nd_pkt(136, SMAC, ALL_MAC, other, all, other, SMAC, 255, 0x20000000);
+		assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 1);
+		pkt_free(p);
+		assert_int_equal(counter("nd_learned"), learned + 1);
+		assert_false(neigh_lookup6(other, uplink->id, mac));
+		p = nd_pkt(136, NEW_MAC, ALL_MAC, PEER6, all, PEER6, NEW_MAC, 255, 0x20000000);
+		assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 1);
+		pkt_free(p);
+		assert_int_equal(counter("nd_learned"), learned + 2);
+		assert_true(neigh_lookup6(PEER6, uplink->id, mac));
+		assert_memory_equal(mac, NEW_MAC, 6);
+		/* Back to the peer's MAC for what follows. */
+		p = nd_pkt(136, PEER_MAC, UP_MAC, PEER6, LOCAL6, PEER6, PEER_MAC, 255, 0x60000000);
+		assert_int_equal(tnl_rx(0, uplink, &p, 1, deliver, NULL), 0);
+		learned++;
+	}
 
 	/* Every type, over IPv6 (14 + 40 outer bytes before UDP/GRE). */
 	roundtrip6(TNL_VXLAN, 5001, 0, 17, 4789, 70);
@@ -1266,6 +1293,10 @@ static void test_ipv6_commands(void **state)
 		"underlay-route-add 2001:db8:7::/48 up0 via=10.0.0.1",
 		"underlay-route-add 2001:db8:7::/48 nosuch",
 		"underlay-neigh-add ff02::1 02:00:00:00:00:01 up0",
+		/* IPv4-mapped: would overwrite 10.0.0.1's ARP entry. */
+		"underlay-neigh-add ::ffff:10.0.0.1 02:00:00:00:00:01 up0",
+		"underlay-neigh-add ::1 02:00:00:00:00:01 up0",
+		"underlay-set up0 ip=::ffff:10.0.0.9/64",
 		"underlay-route-del 2001:db8:7::/48",
 	};
 	char before[256], after[256], err[600];
@@ -1290,6 +1321,13 @@ static void test_ipv6_commands(void **state)
 	assert_int_equal(ctl_line("underlay-route-del 2001:db8:9::/48", err, sizeof(err)), 0);
 	underlay_state(after, sizeof(after));
 	assert_string_equal(after, "192.168.1.1 2001:db8::1 - 2001:db8::fe 3");
+	/* An uplink with only an IPv6 address takes no IPv4 route (its
+	 * packets would leave from 0.0.0.0). */
+	assert_int_equal(ctl_line("underlay-set up0 ip=2001:db8::1/64 mac=02:00:00:00:01:01", err,
+				  sizeof(err)), 0);
+	err[0] = 0;
+	assert_int_not_equal(ctl_line("underlay-route-add 10.9.0.0/16 up0", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "IPv4"));
 }
 
 int main(void)
