@@ -246,7 +246,9 @@ uint16_t vq_split_dequeue(struct vq *vq, const struct guest_mem *mem,
 	struct dirty_log *log = vq_log(vq);
 	uint16_t avail_idx, n_avail, n_alloc, n_scan, n_fast, out = 0, i;
 	uint16_t last = vq->last_avail_idx, used = vq->last_used_idx;
-	uint16_t heads[PKT_BURST];
+	/* Zeroed only for gcc -O2's maybe-uninitialized, which cannot see
+	 * that dequeue_scan reads no more heads than read_heads wrote. */
+	uint16_t heads[PKT_BURST] = { 0 };
 	struct fast_buf fb[PKT_BURST];
 
 	n_avail = avail_count(vq, &avail_idx);
