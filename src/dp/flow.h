@@ -113,8 +113,11 @@ struct flow_key {
 	 * tunnel-less packets pay nothing for them but zeroing. A key that
 	 * carries them has tun_v6 set to a number that differs from every
 	 * other such key's (flow_extract counts per thread), so no two of them
-	 * look equal in the hashed lines: the EMC never caches them (emc_insert
-	 * skips them) and a burst never shares their lookups; the megaflow
+	 * look equal in the hashed lines: the EMC never caches them (classify
+	 * does not probe it for them, emc_insert skips them) and no key is
+	 * found equal to another (key_same_as_prev). Frames with the same
+	 * headers and the same pkt.tun, v6 addresses included, still share
+	 * one parsed key in a burst (flow_same_frame). The megaflow
 	 * classifier, which compares whatever words a mask covers, matches
 	 * them, and a megaflow never covers tun_v6 (no field does).
 	 */
