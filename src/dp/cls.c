@@ -147,16 +147,36 @@ static inline bool words_eq(const cls_u64 *a, const cls_u64 *b, uint32_t n)
 	return diff == 0;
 }
 
-/* Reader: the head of the group matching k in st, or NULL. */
-static inline struct cls_rule *st_lookup(const struct cls_subtable *st, const cls_u64 *k)
+/* A subtable's hash and compare of a packet's key, reading its words where
+ * they are (no buffer). Inlined with a word count n the compiler knows
+ * (st_batch's switch) the loops unroll. Same hash as masked_words(), which
+ * the writer uses. */
+static inline __attribute__((always_inline)) uint32_t
+st_hash_n(const struct cls_subtable *st, const cls_u64 *k, uint32_t n)
 {
-	uint64_t buf[FLOW_U64S];
-	uint32_t n = st->n_words;
-	uint32_t h = masked_words(st, k, buf);
-	/* Acquire: the table's slots were written before it was published. */
-	const struct cls_stab *t = __atomic_load_n(&st->tab, __ATOMIC_ACQUIRE);
-	uint32_t i = slot_home(t, h);
+	uint32_t h = 0;
 
+	for (uint32_t i = 0; i < n; i++)
+		h = cls_hash_add(h, k[st->idx[i]] & st->mw[i]);
+	return cls_hash_finish(h);
+}
+
+static inline __attribute__((always_inline)) bool
+slot_eq_n(const struct cls_subtable *st, const struct cls_slot *s, const cls_u64 *k, uint32_t n)
+{
+	uint64_t diff = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		diff |= s->w[i] ^ (k[st->idx[i]] & st->mw[i]);
+	return diff == 0;
+}
+
+/* Reader: the head of the group matching k in st, probing from slot i
+ * for hash h, or NULL. */
+static inline __attribute__((always_inline)) struct cls_rule *
+st_probe_n(const struct cls_subtable *st, const struct cls_stab *t, const cls_u64 *k, uint32_t h,
+	   uint32_t i, uint32_t n)
+{
 	for (;;) {
 		const struct cls_slot *s = slot_at(t, i);
 		/* Acquire: a slot's hash and words are written before its rule. */
@@ -164,11 +184,21 @@ static inline struct cls_rule *st_lookup(const struct cls_subtable *st, const cl
 
 		if (r == NULL)
 			return NULL;
-		if (s->hash == h && r != TOMB && words_eq(s->w, buf, n))
+		if (s->hash == h && r != TOMB && slot_eq_n(st, s, k, n))
 			return r;
 		if (++i == t->n_slots)
 			i = 0;
 	}
+}
+
+/* Reader: the head of the group matching k in st, or NULL. */
+static inline struct cls_rule *st_lookup(const struct cls_subtable *st, const cls_u64 *k)
+{
+	/* Acquire: the table's slots were written before it was published. */
+	const struct cls_stab *t = __atomic_load_n(&st->tab, __ATOMIC_ACQUIRE);
+	uint32_t h = st_hash_n(st, k, st->n_words);
+
+	return st_probe_n(st, t, k, h, slot_home(t, h), st->n_words);
 }
 
 /* Reader: whether prefix tracking rules st out for key. If so, the bits the
@@ -253,30 +283,6 @@ const struct cls_rule *cls_lookup_first(const struct cls *c, const struct flow_k
 	return NULL;
 }
 
-/* The batch lookup's per-subtable work, for a word count n the compiler
- * knows (st_batch's switch): the masked-word loops unroll, and hash and
- * compare read the packet's words where they are instead of through a
- * buffer. Same hash as masked_words(), which the writer uses. */
-static inline __attribute__((always_inline)) uint32_t
-st_hash_n(const struct cls_subtable *st, const cls_u64 *k, uint32_t n)
-{
-	uint32_t h = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		h = cls_hash_add(h, k[st->idx[i]] & st->mw[i]);
-	return cls_hash_finish(h);
-}
-
-static inline __attribute__((always_inline)) bool
-slot_eq_n(const struct cls_subtable *st, const struct cls_slot *s, const cls_u64 *k, uint32_t n)
-{
-	uint64_t diff = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		diff |= s->w[i] ^ (k[st->idx[i]] & st->mw[i]);
-	return diff == 0;
-}
-
 /* Probe st for the keys of todo's bits: first hash them all and prefetch
  * their home slots, then compare, so the burst's cache misses overlap
  * (at 100,000 megaflows the slots are not in cache). Hits go to out[];
@@ -301,21 +307,11 @@ st_batch_n(const struct cls_subtable *st, const struct flow_key *const *keys, ui
 	}
 	for (uint32_t m = todo; m; m &= m - 1) {
 		unsigned b = (unsigned)__builtin_ctz(m);
+		struct cls_rule *r = st_probe_n(st, t, cls_words(keys[b]), hash[b], home[b], n);
 
-		for (uint32_t i = home[b];;) {
-			const struct cls_slot *s = slot_at(t, i);
-			/* Acquire: a slot's hash and words are written before its rule. */
-			struct cls_rule *r = __atomic_load_n(&s->rule, __ATOMIC_ACQUIRE);
-
-			if (r == NULL)
-				break;
-			if (s->hash == hash[b] && r != TOMB && slot_eq_n(st, s, cls_words(keys[b]), n)) {
-				out[b] = r;
-				left &= ~(1u << b);
-				break;
-			}
-			if (++i == t->n_slots)
-				i = 0;
+		if (r) {
+			out[b] = r;
+			left &= ~(1u << b);
 		}
 	}
 	return left;

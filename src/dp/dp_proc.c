@@ -282,6 +282,18 @@ static void keys_unshare(struct dp_pmd *ctx, const struct flow_key **kp, struct 
 	}
 }
 
+/* How many bits of bits are set in a row from bit i (bits 32 and up are
+ * clear, so a run ends in the burst), and the mask of such a run. */
+static inline uint32_t bit_run(uint32_t bits, unsigned i)
+{
+	return (uint32_t)__builtin_ctzll(~((uint64_t)bits >> i));
+}
+
+static inline uint32_t run_mask(uint32_t run, unsigned i)
+{
+	return (uint32_t)(((1ull << run) - 1) << i);
+}
+
 /* The end of the run of packets from i that hit flows[i]'s megaflow,
  * counted to it. */
 static inline uint16_t megaflow_run(struct dp_pmd *ctx, struct pkt **pkts,
@@ -293,7 +305,7 @@ static inline uint16_t megaflow_run(struct dp_pmd *ctx, struct pkt **pkts,
 	/* Bit k of took_prev: packet k took packet k - 1's megaflow and is
 	 * live, so the run's start is known without comparing (bits n and
 	 * up are clear). */
-	uint16_t j = (uint16_t)(i + 1 + __builtin_ctzll(~((uint64_t)took_prev >> (i + 1))));
+	uint16_t j = (uint16_t)(i + 1 + bit_run(took_prev, i + 1u));
 
 	for (uint16_t k = (uint16_t)(i + 1); k < j; k++)
 		bytes += pkts[k]->len;
@@ -306,6 +318,16 @@ static inline uint16_t megaflow_run(struct dp_pmd *ctx, struct pkt **pkts,
 }
 
 _Static_assert(PKT_BURST <= 32, "classify: the same bits are a uint32_t");
+
+/* One EMC lookup of key, counted in *lookups for the bypass window; *h
+ * keeps the hash for the insert after a miss. */
+static inline struct mflow_entry *emc_probe(struct dp_pmd *ctx, const struct flow_key *key,
+					    uint32_t *h, uint16_t *lookups)
+{
+	*h = emc_hash(key);
+	(*lookups)++;
+	return emc_lookup(&ctx->emc, key, *h);
+}
 
 /* Where a burst tries whether a packet has the one before it's headers or
  * key when the one before did not: packets 1, 4, 8, 12, ... (bit i). After a
@@ -345,10 +367,9 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 	 * no cache probe (an exact match, like the EMC's). Then the EMC. */
 	for (i = 0; i < n; i++) {
 		if (same >> i & 1) {
-			/* Bits n and up are clear: the run ends in the burst. */
-			uint32_t run = (uint32_t)__builtin_ctzll(~((uint64_t)same >> i));
+			uint32_t run = bit_run(same, i);
 
-			alias |= (uint32_t)(((1ull << run) - 1) << i);
+			alias |= run_mask(run, i);
 			i = (uint16_t)(i + run - 1);
 			continue;
 		}
@@ -364,12 +385,8 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			continue;
 		}
 		flows[i] = NULL;
-		/* IPv6-tunnel keys are unique (flow.h): the EMC never has them. */
-		if (use_emc && likely(!kp[i]->tun_v6)) {
-			hs[i] = emc_hash(kp[i]);
-			lookups++;
-			flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i]);
-			if (likely(flows[i])) {
+		if (use_emc && emc_can_hold(kp[i])) {
+			if (likely((flows[i] = emc_probe(ctx, kp[i], &hs[i], &lookups)) != NULL)) {
 				hits++;
 				ehits++;
 				continue;
@@ -394,25 +411,22 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			i = next_a;
 			if (likely(flows[i - 1] != NULL)) {
 				/* The whole run of them. */
-				uint32_t run = (uint32_t)__builtin_ctzll(~((uint64_t)alias >> i));
+				uint32_t run = bit_run(alias, i);
 
 				for (uint32_t k = 0; k < run; k++)
 					flows[i + k] = flows[i - 1];
-				alias &= ~(uint32_t)(((1ull << run) - 1) << i);
+				alias &= ~run_mask(run, i);
 				hits = (uint16_t)(hits + run);
 				continue;
 			}
 			alias &= alias - 1;
 			/* Its predecessor went to the pipeline and was handled
 			 * there (not cached): this one looks up on its own. */
-			if (use_emc && likely(!kp[i]->tun_v6)) {
-				hs[i] = emc_hash(kp[i]);
-				lookups++;
-				if ((flows[i] = emc_lookup(&ctx->emc, kp[i], hs[i])) != NULL) {
-					hits++;
-					ehits++;
-					continue;
-				}
+			if (use_emc && emc_can_hold(kp[i]) &&
+			    (flows[i] = emc_probe(ctx, kp[i], &hs[i], &lookups)) != NULL) {
+				hits++;
+				ehits++;
+				continue;
 			}
 			e = NULL;
 		} else {
@@ -428,7 +442,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			flows[i] = NULL;
 			continue;
 		}
-		if (use_emc && likely(!kp[i]->tun_v6))
+		if (use_emc && emc_can_hold(kp[i]))
 			emc_insert(&ctx->emc, kp[i], hs[i], e);
 		flows[i] = e;
 	}

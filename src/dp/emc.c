@@ -80,9 +80,7 @@ void emc_insert(struct emc *emc, const struct flow_key *key, uint32_t hash,
 	struct emc_set *s;
 	uint32_t set, gen, victim = EMC_WAYS;
 
-	/* An IPv6 tunnel's key is unique by construction (flow.h, tun_v6):
-	 * caching it would only evict others. */
-	if (!emc->enabled || emc->insert_thresh == 0 || key->tun_v6)
+	if (!emc->enabled || emc->insert_thresh == 0 || !emc_can_hold(key))
 		return;
 	/* The set's line was read by the lookup that missed, earlier in the
 	 * same burst, so it is likely still in cache. A

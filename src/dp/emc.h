@@ -77,6 +77,13 @@ void emc_flush(struct emc *emc);
 void emc_set_enabled(struct emc *emc, bool on);
 void emc_set_insert_inv_prob(struct emc *emc, uint32_t inv_prob);
 
+/* Whether the EMC can ever hold key: not an IPv6 tunnel's, unique by
+ * construction (flow.h, tun_v6), which would only miss and evict others. */
+static inline bool emc_can_hold(const struct flow_key *key)
+{
+	return likely(!key->tun_v6);
+}
+
 /* The hash emc_lookup and emc_insert want: of the whole key. */
 static inline uint32_t emc_hash(const struct flow_key *key)
 {
@@ -84,8 +91,9 @@ static inline uint32_t emc_hash(const struct flow_key *key)
 	return flow_key_hash(key);
 }
 
-/* Whole-key equality (the hashed lines: see flow.h) without branches per word. Spelled out in vectors: at
- * -O2 the compilers leave the plain loop scalar (40 xor/or pairs). */
+/* Whole-key equality (the hashed lines: see flow.h) without branches per
+ * word. Spelled out in vectors: at -O2 the compilers leave the plain loop
+ * scalar (40 xor/or pairs). */
 static inline bool emc_key_eq(const struct flow_key *a, const struct flow_key *b)
 {
 #if defined(__AVX512F__)
