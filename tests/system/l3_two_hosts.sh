@@ -51,9 +51,7 @@ start_xviod_netns "$H1" "$CTL1" $(( $(nproc) - 1 ))
 start_xviod_netns "$H2" "$CTL2" 0
 x1 help 2>/dev/null | grep -q underlay-set || skip "this build has no tunnels (src/tnl)"
 
-ip netns exec "$H2" dumpcap -q -i u2 -w "$T_TMP/u.pcap" -f 'not arp' >/dev/null 2>&1 &
-T_PIDS+=("$!")
-wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+start_capture "$H2" u2 'not arp'
 
 for h in 1 2; do
 	x=x$h

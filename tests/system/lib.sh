@@ -124,6 +124,15 @@ kernel_vxlan() {
 	ip -n "$1" link set vx up
 }
 
+# start_capture NS IF FILTER: dumpcap on IF in NS into $T_TMP/u.pcap, until
+# the test ends (or kill "$CAP"); returns once the file exists.
+start_capture() {
+	ip netns exec "$1" dumpcap -q -i "$2" -w "$T_TMP/u.pcap" -f "$3" >/dev/null 2>&1 &
+	CAP=$!
+	T_PIDS+=("$CAP")
+	wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+}
+
 # tnl_ping_check NS DST LABEL: ping through a tunnel, no loss allowed once
 # the first round (which may wait for ARP/ND on both levels) is over.
 tnl_ping_check() {

@@ -64,10 +64,7 @@ start_host() {	# NS CTL CPU LOG
 start_host "$H1" "$CTL1" $((CPUS - 1)) "$T_TMP/xviod.log"
 start_host "$H2" "$CTL2" 0 "$T_TMP/xviod.log"
 
-ip netns exec "$H2" dumpcap -q -i u2 -w "$T_TMP/u.pcap" -f 'not arp' >/dev/null 2>&1 &
-CAP=$!
-T_PIDS+=("$CAP")
-wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+start_capture "$H2" u2 'not arp'
 
 # Both hosts: uplink, address, the five tunnel ports. Host 1's VXLAN port
 # takes its remote and VNI from the flows (remote_ip=flow key=flow).

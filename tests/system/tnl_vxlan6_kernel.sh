@@ -62,10 +62,7 @@ xc add-flow "in_port=vxlan0,tun_id=5001,tun_ipv6_src=$K6,actions=output:ten0"
 xc dump-flows | grep -q "tun_ipv6_src=$K6" || fail "dump-flows does not show tun_ipv6_src"
 
 # Capture what xviod puts on the underlay, from the kernel side.
-ip netns exec "$NSK" dumpcap -q -i "$VU" -w "$T_TMP/u.pcap" -f 'udp port 4789 or icmp6' \
-	>/dev/null 2>&1 &
-T_PIDS+=("$!")
-wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+start_capture "$NSK" "$VU" 'udp port 4789 or icmp6'
 
 echo "== tenant -> kernel VTEP (xviod resolves $K6 by ND)"
 tnl_ping_check "$NST" 10.79.0.2 "xviod to kernel"

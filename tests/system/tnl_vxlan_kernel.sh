@@ -41,10 +41,7 @@ xc add-flow "in_port=ten0,actions=output:vxlan0"
 xc add-flow "in_port=vxlan0,tun_id=5001,actions=output:ten0"
 
 # Capture what xviod puts on the underlay, from the kernel side.
-ip netns exec "$NSK" dumpcap -q -i "$VU" -w "$T_TMP/u.pcap" -f 'udp port 4789' \
-	>/dev/null 2>&1 &
-T_PIDS+=("$!")
-wait_for 5 test -s "$T_TMP/u.pcap" || fail "dumpcap did not start"
+start_capture "$NSK" "$VU" 'udp port 4789'
 
 echo "== tenant -> kernel VTEP"
 tnl_ping_check "$NST" 10.78.0.2 "xviod to kernel"
