@@ -185,8 +185,15 @@ def start_flowgen(args, relay, nflows):
 		"--vdev", f"net_virtio_user0,path={relay.s0},{q}{srv}",
 		"--vdev", f"net_virtio_user1,path={relay.s1},{q}{srv}"]
 	app = ["--forward-mode=flowgen", f"--flowgen-flows={nflows}",
-	       f"--rxd={args.ring}", f"--txd={args.ring}"]
+	       f"--rxd={args.ring}", f"--txd={args.ring}"] + gen_pool(args)
 	return R.TestPmd("gen", eal, app, R.GEN_CPU, R.GEN_CPU)
+
+
+def gen_pool(args):
+	"""The flowgen generator's mbuf pool, sized to its rings (bench/README.md,
+	"The generator's mbuf pool"): testpmd's default pool (155,456 mbufs)
+	hands the generator cold mbufs, and how many depends on the relay."""
+	return [f"--total-num-mbufs={args.gen_mbufs}"] if args.gen_mbufs else []
 
 
 def gen_counters(gen):
@@ -440,6 +447,7 @@ def main():
 	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
 	ap.add_argument("--ring", type=int, default=1024, help="virtqueue size")
 	ap.add_argument("--burst", type=int, default=32)
+	R.gen_mbufs_arg(ap)
 	ap.add_argument("--loop", choices=["open", "closed"], default="open",
 			help="open: flowgen, N flows; closed: relay.sh's tx_first loop, "
 			f"flows 1 or {CLOSED_FLOWS} (see bench/README.md)")
@@ -535,7 +543,8 @@ def main():
 	now = datetime.datetime.now()
 	cpu = R.machine_cpu()
 	cmdline = "bench/flows.sh " + " ".join(sys.argv[1:])
-	gen_desc = (f"testpmd flowgen generator (both ports, open loop, burst {args.burst})"
+	pool = f"{args.gen_mbufs:,} mbufs" if args.gen_mbufs else "testpmd's default mbuf pool"
+	gen_desc = (f"testpmd flowgen generator (both ports, open loop, burst {args.burst}, {pool})"
 		    if args.loop == "open" else
 		    f"testpmd io-forwarding generator (both ports, closed loop of tx_first "
 		    f"{args.tx_first}×{args.burst} frames per port, 256-source txonly-multi-flow "

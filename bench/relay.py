@@ -401,6 +401,12 @@ RELAY_CLASS = {"xviod": XviodRelay, "testpmd": TestpmdRelay, "ovs": OvsRelay}
 
 # ---------------------------------------------------------------- one run
 
+def gen_mbufs_arg(ap):
+	ap.add_argument("--gen-mbufs", type=int, default=8192, metavar="N",
+			help="open loop: the flowgen generator's mbuf pool (0: testpmd's "
+			"default); its rings hold 4 × --ring (bench/README.md)")
+
+
 def common_args(ap):
 	"""The options every side-by-side bench built on this harness shares
 	(ct.py, tnl.py, vrouter.py), with the same defaults."""
@@ -411,6 +417,7 @@ def common_args(ap):
 	ap.add_argument("--mem", choices=["huge", "nohuge"], default="huge")
 	ap.add_argument("--ring", type=int, default=1024)
 	ap.add_argument("--burst", type=int, default=32)
+	gen_mbufs_arg(ap)
 	ap.add_argument("--xviod", default=os.environ.get("XVIOD"))
 	ap.add_argument("--xvioctl", default=os.environ.get("XVIOCTL"))
 	ap.add_argument("--out", default=os.path.join(HERE, "results"))
