@@ -107,6 +107,37 @@ static inline uint64_t rdtsc(void)
 extern uint64_t tsc_hz;
 void time_init(void);
 
+/*
+ * A PMD's per-burst clock: time_ns() extrapolated from the TSC since the
+ * thread last anchored it (time_fast_anchor: the PMD loop, each second),
+ * ~20 ns cheaper than the vDSO call (1.5 % of a PMD at 100,000 flows,
+ * perf). It runs 0.1 % slow, far more than the calibration's error, so it
+ * never reads ahead of time_ns(), which the control thread compares it
+ * with (idle megaflows and rules: now - used must not wrap), and a
+ * re-anchor only steps it forward. A thread that never anchored (control,
+ * tests) gets time_ns().
+ */
+struct time_anchor {
+	uint64_t ns, tsc;
+};
+extern __thread struct time_anchor time_anchor;
+extern uint64_t tsc_ns_mult;		/* ns per tick, 32.32 fixed point, 0.1 % slow */
+void time_fast_anchor(void);
+
+static inline uint64_t time_fast_ns(void)
+{
+	uint64_t d;
+
+	if (unlikely(!time_anchor.tsc))
+		return time_ns();
+	d = rdtsc() - time_anchor.tsc;
+	if (unlikely(d >= tsc_hz)) {	/* a second on: re-anchor (and no overflow) */
+		time_fast_anchor();
+		return time_anchor.ns;
+	}
+	return time_anchor.ns + ((d * tsc_ns_mult) >> 32);
+}
+
 /* ---- control-thread event loop (epoll + timers) ---- */
 
 typedef void ev_fd_fn(int fd, uint32_t events, void *arg);

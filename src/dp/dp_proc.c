@@ -522,7 +522,7 @@ pipeline(struct dp_pmd *ctx, uint16_t in_id, struct pkt **pkts, uint16_t n, bool
 			prev_same = false;
 		}
 	}
-	classify(ctx, pkts, ctx->keys, kp, n, same, time_ns());
+	classify(ctx, pkts, ctx->keys, kp, n, same, time_fast_ns());
 }
 
 _Static_assert(offsetof(struct flow_key, ct_mark) % 8 == 0 &&
@@ -585,7 +585,7 @@ void dp_recirc(struct dp_pmd *ctx, struct pkt **pkts, const struct flow_key *con
 		memcpy(keys[i].regs, r->regs, sizeof(keys[i].regs));
 	}
 	ctx->recirc_depth++;
-	classify(ctx, pkts, keys, kp, n, same, time_ns());
+	classify(ctx, pkts, keys, kp, n, same, time_fast_ns());
 	ctx->recirc_depth--;
 }
 

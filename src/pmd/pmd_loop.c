@@ -222,6 +222,7 @@ void *pmd_main(void *arg)
 	__atomic_store_n(&pmd->state, 1, __ATOMIC_RELEASE);
 	LOG(LOG_INFO, "pmd", "pmd%u: running on cpu %d", pmd->idx, pmd->cpu);
 
+	time_fast_anchor();
 	t_prev = t_work = t_interval = rdtsc();
 	while (!__atomic_load_n(&pmd->stop, __ATOMIC_RELAXED)) {
 		const struct pmd_conf *conf = rcu_dereference(pmd->conf);
@@ -254,6 +255,7 @@ void *pmd_main(void *arg)
 					 __ATOMIC_RELAXED);
 			t_interval = t;
 			busy_interval = 0;
+			time_fast_anchor();
 		}
 		if (!got && t - t_work >= idle_cycles) {
 			bool woken = pmd_sleep(pmd);

@@ -34,6 +34,37 @@ static inline void vq_log_used(const struct vq *vq, struct dirty_log *log,
 }
 
 /*
+ * memcpy for frame bytes: a minimum-size frame (60 to 128 bytes, the
+ * packet-rate case) as overlapping 32-byte moves the compiler keeps in
+ * registers, instead of a call through the PLT into libc's size dispatch
+ * (3 % of the PMD at 64 bytes, perf). Other sizes go to memcpy.
+ */
+static inline void vq_copy_frame(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	uint8_t a[32], b[32], c[32], e[32];
+
+	if (likely(n >= 32 && n <= 64)) {
+		memcpy(a, s, 32);
+		memcpy(b, s + n - 32, 32);
+		memcpy(d, a, 32);
+		memcpy(d + n - 32, b, 32);
+	} else if (n > 64 && n <= 128) {
+		memcpy(a, s, 32);
+		memcpy(b, s + 32, 32);
+		memcpy(c, s + n - 64, 32);
+		memcpy(e, s + n - 32, 32);
+		memcpy(d, a, 32);
+		memcpy(d + 32, b, 32);
+		memcpy(d + n - 64, c, 32);
+		memcpy(d + n - 32, e, 32);
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
+/*
  * Copy len bytes of guest memory at gpa to dst, piece by piece across
  * adjacent regions. false if any byte is unmapped or the range wraps.
  */
@@ -50,7 +81,7 @@ static inline bool gm_copy_from(const struct guest_mem *mem, unsigned *hint,
 
 		if (unlikely(!s))
 			return false;
-		memcpy(d, s, n);
+		vq_copy_frame(d, s, n);
 		d += n;
 		gpa += n;
 		len -= n;
@@ -74,7 +105,7 @@ static inline bool gm_copy_to(const struct guest_mem *mem, unsigned *hint,
 
 		if (unlikely(!d))
 			return false;
-		memcpy(d, s, n);
+		vq_copy_frame(d, s, n);
 		s += n;
 		gpa += n;
 		len -= n;

@@ -234,7 +234,7 @@ static inline void dequeue_copy(const struct vq *vq, const struct fast_buf *fb, 
 		memcpy(&h, fb->hva, 12);
 	else
 		memcpy(&h, fb->hva, 10);
-	memcpy(p->data, fb->hva + vq->hdr_len, flen);
+	vq_copy_frame(p->data, fb->hva + vq->hdr_len, flen);
 	p->len = (uint16_t)flen;
 	if (unlikely(h.flags | h.gso_type))
 		vq_hdr_to_pkt(&h, p);
@@ -369,7 +369,7 @@ static inline void enqueue_copy(const struct vq *vq, struct dirty_log *log,
 		memcpy(fb->hva, &h, 12);
 	else
 		memcpy(fb->hva, &h, 10);
-	memcpy(fb->hva + vq->hdr_len, p->data, p->len);
+	vq_copy_frame(fb->hva + vq->hdr_len, p->data, p->len);
 	if (unlikely(log != NULL))
 		dirty_log_mark(log, gpa, fb->len);
 }

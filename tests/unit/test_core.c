@@ -1,5 +1,5 @@
 /* Unit tests for src/core: packet pools, headroom, the event loop's timers,
- * the rate limiter and integer parsing. */
+ * the rate limiter, integer parsing and the PMD clock. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -149,6 +149,43 @@ static void test_parse_uint(void **state)
 	assert_int_equal(parse_uint("99999999999999999999999", 0, ~0ULL, &v), -ERANGE);
 }
 
+/* time_fast_ns never reads ahead of time_ns (the control thread's
+ * now - used must not wrap), stays within a millisecond of it, never goes
+ * back across a re-anchor, and falls back to time_ns before any anchor. */
+static void test_time_fast(void **state)
+{
+	uint64_t a, f, b, prev = 0;
+
+	(void)state;
+	time_init();
+	time_anchor = (struct time_anchor){ 0, 0 };
+	a = time_ns();
+	f = time_fast_ns();
+	b = time_ns();
+	assert_true(a <= f && f <= b);
+	time_fast_anchor();
+	for (int i = 0; i < 200; i++) {
+		a = time_ns();
+		f = time_fast_ns();
+		b = time_ns();
+		assert_true(f <= b);
+		assert_true(f + 1000000 >= a);
+		assert_true(f >= prev);
+		prev = f;
+		if (i % 50 == 49) {
+			time_fast_anchor();
+			assert_true(time_fast_ns() >= prev);
+		}
+		usleep(1000);
+	}
+	/* Past a second without an anchor it re-anchors itself. */
+	time_anchor.tsc -= 2 * tsc_hz;
+	time_anchor.ns -= 2000000000ull;
+	a = time_ns();
+	f = time_fast_ns();
+	assert_true(f >= a && f <= time_ns());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_ev_fd),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_time_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
