@@ -351,7 +351,7 @@ void cls_lookup_first_batch(const struct cls *c, const struct flow_key *const *k
 
 uint32_t cls_n_subtables(const struct cls *c)
 {
-	return c->vec->n;
+	return __atomic_load_n(&c->vec, __ATOMIC_ACQUIRE)->n;
 }
 
 /* ---- writer side ---- */

@@ -23,7 +23,8 @@
  * into bypass: EMC_SKIP_BURSTS bursts go straight to the megaflow cache (no
  * hash, no probe, no insert), then one burst samples (looks up, inserts),
  * and so on until a window of sampled lookups hits often enough again. Off with adaptive=false
- * (the differential test runs both ways).
+ * (the differential test runs both ways). The PMD also leaves the EMC out
+ * while the megaflow cache has one subtable (dp_proc.c, classify).
  *
  * Thread-safety: an emc belongs to one PMD thread; nothing else touches it.
  * The control thread asks the PMD to call emc_flush or change settings.
