@@ -38,7 +38,7 @@ void time_init(void)
 
 void time_fast_anchor(void)
 {
-	/* The TSC second, so the anchor's pair is as close as it can be. */
+	/* The TSC read straight after the clock: the pair as close as can be. */
 	time_anchor.ns = time_ns();
 	time_anchor.tsc = rdtsc();
 }
