@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,15 +23,37 @@ uint64_t time_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* A (clock, TSC) pair read as close together as this thread manages: the
+ * TSC between two clock reads, the tightest of a few tries, so that a
+ * preemption in between (a loaded machine) does not skew the calibration
+ * or an anchor. The earlier clock read is kept: it is never later than the
+ * TSC's moment, so a clock extrapolated from the pair never reads ahead. */
+static void clock_pair(uint64_t *ns, uint64_t *tsc)
+{
+	uint64_t best;
+
+	*ns = time_ns();
+	*tsc = rdtsc();
+	best = time_ns() - *ns;
+	for (int i = 0; i < 16 && best > 1000; i++) {
+		uint64_t a = time_ns(), c = rdtsc(), b = time_ns();
+
+		if (b - a < best) {
+			best = b - a;
+			*ns = a;
+			*tsc = c;
+		}
+	}
+}
+
 void time_init(void)
 {
-	uint64_t t0 = time_ns(), c0 = rdtsc();
 	struct timespec d = { .tv_nsec = 20 * 1000 * 1000 };
-	uint64_t t1, c1;
+	uint64_t t0, c0, t1, c1;
 
+	clock_pair(&t0, &c0);
 	nanosleep(&d, NULL);
-	t1 = time_ns();
-	c1 = rdtsc();
+	clock_pair(&t1, &c1);
 	if (t1 > t0 && c1 > c0)
 		tsc_hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
 	tsc_ns_mult = (uint64_t)(1e9 / (double)tsc_hz * (1.0 - 1.0 / 1024) * 4294967296.0);
@@ -38,9 +61,7 @@ void time_init(void)
 
 void time_fast_anchor(void)
 {
-	/* The TSC read straight after the clock: the pair as close as can be. */
-	time_anchor.ns = time_ns();
-	time_anchor.tsc = rdtsc();
+	clock_pair(&time_anchor.ns, &time_anchor.tsc);
 }
 
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,

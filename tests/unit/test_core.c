@@ -150,8 +150,9 @@ static void test_parse_uint(void **state)
 }
 
 /* time_fast_ns never reads ahead of time_ns (the control thread's
- * now - used must not wrap), stays within a millisecond of it, never goes
- * back across a re-anchor, and falls back to time_ns before any anchor. */
+ * now - used must not wrap), lags it by at most 1/1024 of a second since
+ * the anchor (2 ms allowed, for the calibration's error), never goes back
+ * across a re-anchor, and falls back to time_ns before any anchor. */
 static void test_time_fast(void **state)
 {
 	uint64_t a, f, b, prev = 0;
@@ -169,7 +170,7 @@ static void test_time_fast(void **state)
 		f = time_fast_ns();
 		b = time_ns();
 		assert_true(f <= b);
-		assert_true(f + 1000000 >= a);
+		assert_true(f + 2000000 >= a);
 		assert_true(f >= prev);
 		prev = f;
 		if (i % 50 == 49) {
