@@ -447,7 +447,7 @@ static void classify(struct dp_pmd *ctx, struct pkt **pkts, struct flow_key *key
 			flows[i] = NULL;
 			continue;
 		}
-		if (use_emc && emc_can_hold(kp[i]))
+		if (use_emc)	/* it leaves out keys it cannot hold */
 			emc_insert(&ctx->emc, kp[i], hs[i], e);
 		flows[i] = e;
 	}

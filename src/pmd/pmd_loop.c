@@ -255,7 +255,6 @@ void *pmd_main(void *arg)
 					 __ATOMIC_RELAXED);
 			t_interval = t;
 			busy_interval = 0;
-			time_fast_anchor();
 		}
 		if (!got && t - t_work >= idle_cycles) {
 			bool woken = pmd_sleep(pmd);

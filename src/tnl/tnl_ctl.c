@@ -41,12 +41,6 @@ static int parse_any(const char *s, uint32_t *ip4, uint8_t ip6[16], uint8_t *ple
 	return af;
 }
 
-/* A unicast IPv6 address usable as our own or a neighbour's. */
-static bool ip6_unicast(const uint8_t a[16])
-{
-	return ip6_underlay_ok(a);
-}
-
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned m[6];
@@ -85,7 +79,7 @@ static int underlay_addr(struct tnl_underlay_args *ua, const char *v, bool gw)
 			ua->plen = plen;
 		return 0;
 	}
-	if (af != 6 || !ip6_unicast(a6) || (gw ? ua->has_gw6 : ua->has_ip6) || (gw && plen != 128))
+	if (af != 6 || !ip6_underlay_ok(a6) || (gw ? ua->has_gw6 : ua->has_ip6) || (gw && plen != 128))
 		return -EINVAL;
 	if (gw) {
 		memcpy(ua->gw6, a6, 16);
@@ -174,7 +168,7 @@ static int cmd_route_add(struct ctl_req *req)
 		return rc;
 	if (req->argc > 3 && (strncmp(req->argv[3], "via=", 4) ||
 			      parse_any(req->argv[3] + 4, &gw, g6, &gl, false) != af ||
-			      gl != (af == 6 ? 128 : 32) || (af == 6 && !ip6_unicast(g6))))
+			      gl != (af == 6 ? 128 : 32) || (af == 6 && !ip6_underlay_ok(g6))))
 		return ctl_error(req, EINVAL, "%s: not via=%s", req->argv[3],
 				 af == 6 ? "IPV6" : "A.B.C.D");
 	if (af == 6)
@@ -252,7 +246,7 @@ static int cmd_neigh_add(struct ctl_req *req)
 	struct port *port;
 	int rc, af = parse_any(req->argv[1], &ip, ip6, &plen, false);
 
-	if (!(af == 4 && plen == 32 && ip) && !(af == 6 && plen == 128 && ip6_unicast(ip6)))
+	if (!(af == 4 && plen == 32 && ip) && !(af == 6 && plen == 128 && ip6_underlay_ok(ip6)))
 		return ctl_error(req, EINVAL, "%s: not an IPv4 or unicast IPv6 address",
 				 req->argv[1]);
 	if (parse_mac(req->argv[2], mac) < 0)

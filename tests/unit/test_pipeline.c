@@ -475,6 +475,15 @@ static void second_subtable(void)
 	rcu_quiescent_state();
 }
 
+/* Empty tables but one rule that sends p0's UDP to p1; the EMC on, adaptive. */
+static void emc_udp_setup(void)
+{
+	reset_tables();
+	emc_set_enabled(&ctx->emc, true);
+	ctx->emc.adaptive = true;
+	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
+}
+
 /* With one megaflow subtable the EMC stays out (the megaflow lookup is an
  * exact match on fewer words): every burst counts as bypassed, none hits;
  * a second subtable brings it in. */
@@ -484,10 +493,7 @@ static void test_emc_one_subtable(void **state)
 	uint64_t byp, hits;
 
 	(void)state;
-	reset_tables();
-	emc_set_enabled(&ctx->emc, true);
-	ctx->emc.adaptive = true;
-	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
+	emc_udp_setup();
 	byp = ctx->n_emc_bypassed;
 	hits = ctx->n_emc_hits;
 	udp_bursts(100, 4, &k);
@@ -515,10 +521,7 @@ static void test_emc_adaptive_bypass(void **state)
 	uint64_t byp, hits;
 
 	(void)state;
-	reset_tables();
-	emc_set_enabled(&ctx->emc, true);
-	ctx->emc.adaptive = true;
-	assert_int_equal(fake_run("add-flow", "priority=10,in_port=p0,udp,actions=output:p1"), 0);
+	emc_udp_setup();
 	second_subtable();
 	byp = ctx->n_emc_bypassed;
 	udp_bursts(2000, 60000, &k);		/* 64,000 packets, all distinct */
